@@ -1,0 +1,84 @@
+"""tinygrad_edu: an autograd engine to learn deep learning with, on NumPy.
+
+    import tinygrad_edu as tg
+    x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    x.grad  # Tensor([2., 4.], dtype=float64)
+
+The engine (``autograd``, ``tensor``, ``ops``) comes first; ``nn``, ``optim``, ``data`` and
+``train`` are built on it; ``gradcheck`` and the graph drawing are tools around it.
+"""
+
+import numpy as np
+
+# autograd is imported before tensor: tensor.py and ops.py build on it.
+from .autograd import (
+    Context,
+    Function,
+    enable_grad,
+    grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from .creation import (
+    arange,
+    empty,
+    eye,
+    full,
+    linspace,
+    manual_seed,
+    normal,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    uniform,
+    zeros,
+    zeros_like,
+)
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .tensor import Tensor, cat, matmul, maximum, minimum, stack, where
+
+float32 = np.float32
+float64 = np.float64
+int64 = np.int64
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Context",
+    "Function",
+    "GradcheckError",
+    "Tensor",
+    "arange",
+    "cat",
+    "empty",
+    "enable_grad",
+    "eye",
+    "float32",
+    "float64",
+    "full",
+    "grad",
+    "gradcheck",
+    "gradgradcheck",
+    "int64",
+    "is_grad_enabled",
+    "linspace",
+    "manual_seed",
+    "matmul",
+    "maximum",
+    "minimum",
+    "no_grad",
+    "normal",
+    "ones",
+    "ones_like",
+    "rand",
+    "randn",
+    "set_grad_enabled",
+    "stack",
+    "uniform",
+    "where",
+    "zeros",
+    "zeros_like",
+]

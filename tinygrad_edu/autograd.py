@@ -1,0 +1,475 @@
+"""The autograd machinery: grad mode, `Function`, and the backward pass.
+
+How it fits together
+--------------------
+Every differentiable operation is a subclass of `Function` with two static methods side by side:
+
+* ``forward(ctx, *inputs)`` computes the result from NumPy arrays and saves on ``ctx``
+  whatever the derivative will need;
+* ``backward(ctx, grad_output)`` receives dL/d(output) and returns dL/d(input), one per input.
+
+``Function.apply`` runs ``forward`` and, when a gradient will be needed, records a node of the
+graph: the ``ctx`` becomes the output tensor's ``grad_fn`` and remembers its ``parents`` (the
+input tensors). Nothing else records the graph.
+
+``backward()`` then visits the nodes in reverse topological order and applies the chain rule.
+Why a topological order? A node used twice, as ``a`` in ``b = a + a``, receives gradient from
+each use. It must have received *all* of it before it passes gradient on to its own parents,
+and visiting the children of every node before the node itself guarantees exactly that.
+
+A backward is written with arithmetic operators and a few array methods (``reshape``, ``sum``,
+``swapaxes``, indexing), so that the same code runs on NumPy arrays (an ordinary backward, fast)
+and on Tensors (``backward(create_graph=True)``, which records the backward pass as a graph of
+its own so that gradients of gradients work). The few operations that have no operator go
+through the helpers at the top of ``ops.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+# ----------------------------------------------------------------------------------------------
+# Grad mode: thread-local, nestable, restored on exceptions.
+# ----------------------------------------------------------------------------------------------
+
+
+class _ThreadState(threading.local):
+    """Per-thread switches. Class attributes are the defaults every new thread starts from."""
+
+    grad_enabled = True
+    scope = None  # the nn.Module being called, recorded on each node for graph drawing
+
+
+_state = _ThreadState()
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations are currently recorded for backward."""
+    return _state.grad_enabled
+
+
+class _GradModeContext:
+    """Base of ``no_grad`` / ``enable_grad`` / ``set_grad_enabled``: a context manager that is
+    also a decorator. Each ``with`` remembers the previous mode and restores it on exit, even
+    when an exception leaves the block."""
+
+    _mode = True
+
+    def __init__(self) -> None:
+        self._previous: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._previous.append(_state.grad_enabled)
+        _state.grad_enabled = self._mode
+
+    def __exit__(self, *exc: object) -> None:
+        _state.grad_enabled = self._previous.pop()
+
+    def __call__(self, func: Callable) -> Callable:
+        if not callable(func):
+            raise TypeError(f"{type(self).__name__}() used as a decorator needs a function")
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self:
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradModeContext):
+    """Context manager and decorator: operations inside record no graph and keep no reference
+    to their inputs. Use it for evaluation and for updating parameters by hand.
+
+    >>> with tg.no_grad():
+    ...     y = model(x)          # y.requires_grad is False
+    """
+
+    _mode = False
+
+
+class enable_grad(_GradModeContext):
+    """Context manager and decorator: record operations again inside a ``no_grad`` block."""
+
+    _mode = True
+
+
+class set_grad_enabled(_GradModeContext):
+    """``set_grad_enabled(False)`` acts as ``no_grad()``, ``set_grad_enabled(True)`` as
+    ``enable_grad()``; as in PyTorch it also takes effect when called as a plain function."""
+
+    def __init__(self, mode: bool) -> None:
+        super().__init__()
+        self._mode = bool(mode)
+        self._before_call = _state.grad_enabled
+        _state.grad_enabled = self._mode
+
+    def __enter__(self) -> None:
+        self._previous.append(self._before_call)
+        _state.grad_enabled = self._mode
+
+
+class module_scope:
+    """Record ``module`` as the scope of every node created inside the block (used by
+    ``nn.Module.__call__`` so that graph drawings can group operations by module)."""
+
+    def __init__(self, module: object) -> None:
+        self.module = module
+
+    def __enter__(self) -> None:
+        self._previous = _state.scope
+        _state.scope = self.module
+
+    def __exit__(self, *exc: object) -> None:
+        _state.scope = self._previous
+
+
+# ----------------------------------------------------------------------------------------------
+# Context and Function
+# ----------------------------------------------------------------------------------------------
+
+
+class Context:
+    """What one call of a `Function` remembers for its backward: a node of the graph.
+
+    ``parents`` holds, for each argument of ``forward``, the input Tensor (or ``None`` for a
+    non-tensor argument such as an axis). A Function's ``forward`` may store any other
+    attribute on ``ctx`` (``ctx.axis = axis``).
+    """
+
+    def __init__(self, function: type[Function], parents: tuple) -> None:
+        self.function = function
+        self.parents = parents
+        self.scope = _state.scope
+        self._saved: tuple = ()
+        self._as_tensors: tuple | None = None  # set by backward(create_graph=True)
+        self.released = False
+
+    @property
+    def needs_input_grad(self) -> tuple[bool, ...]:
+        """For each argument of ``forward``: does it need a gradient? A backward may skip the
+        work for the ones that do not."""
+        return tuple(p is not None and p.requires_grad for p in self.parents)
+
+    @property
+    def name(self) -> str:
+        """The operation's name: ``Mul``, ``MatMul``, ..."""
+        return self.function.__name__
+
+    def save_for_backward(self, *values: Any) -> None:
+        """Keep arrays for backward. Save the inputs and the output themselves (not copies) so
+        that ``create_graph=True`` can see them as the tensors of the graph."""
+        self._saved = values
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """The values passed to ``save_for_backward``: NumPy arrays in an ordinary backward;
+        during ``backward(create_graph=True)`` every saved input or output is the Tensor itself,
+        so that whatever backward computes from it is recorded."""
+        if self.released:
+            raise RuntimeError(_FREED_MESSAGE)
+        if self._as_tensors is None:
+            return self._saved
+        return tuple(_as_graph_tensor(value, self._as_tensors) for value in self._saved)
+
+    def release(self) -> None:
+        """Drop the saved arrays and the links to the inputs: the graph is freed."""
+        self._saved = ()
+        self.parents = ()
+        self.released = True
+
+    def __repr__(self) -> str:
+        return f"<{self.name}Backward>"
+
+
+def _as_graph_tensor(value: Any, tensors: tuple) -> Any:
+    for tensor in tensors:
+        if tensor is not None and value is tensor.data:
+            return tensor
+    return value
+
+
+class Function:
+    """Base class of every differentiable operation, the library's own and yours.
+
+    Subclass it with two static methods and call it with ``MyOp.apply(*inputs)``::
+
+        class Cube(tg.Function):
+            @staticmethod
+            def forward(ctx, x):              # x is a NumPy array
+                ctx.save_for_backward(x)
+                return x ** 3
+
+            @staticmethod
+            def backward(ctx, grad):          # grad is dL/d(output), shaped like the output
+                (x,) = ctx.saved_tensors
+                return grad * 3 * x ** 2      # d/dx x^3 = 3x^2
+
+    ``backward`` returns one gradient per argument of ``forward`` (``None`` for arguments that
+    are not tensors, or that need no gradient). Gradients of broadcast inputs are summed back
+    to the input's shape by the engine, so ``backward`` may return them at the output's shape.
+    ``tg.gradcheck`` compares your backward with finite differences.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, *args: Any) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Context, grad_output: Any) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args: Any) -> Tensor:
+        """Run ``forward`` on the arrays of ``args`` and, if any input requires grad (and grad
+        mode is on), record the call as a node of the graph."""
+        parents = tuple(a if isinstance(a, Tensor) else None for a in args)
+        arrays = tuple(a.data if p is not None else a for a, p in zip(args, parents))
+        record = _state.grad_enabled and any(p is not None and p.requires_grad for p in parents)
+        ctx = Context(cls, parents) if record else _Scratch()
+        data = cls.forward(ctx, *arrays)
+        if not isinstance(data, (np.ndarray, np.generic)):
+            data = np.asarray(data)
+        return Tensor._from_op(data, ctx if record else None)
+
+
+class _Scratch:
+    """A throwaway ctx for forward under ``no_grad``: accepts attributes, keeps nothing."""
+
+    needs_input_grad = ()
+
+    def save_for_backward(self, *values: Any) -> None:
+        pass
+
+
+# ----------------------------------------------------------------------------------------------
+# The backward pass
+# ----------------------------------------------------------------------------------------------
+
+_FREED_MESSAGE = (
+    "Trying to backward through the graph a second time (or to use its saved values after "
+    "they were freed). The first backward() freed the graph; call backward(retain_graph=True) "
+    "the first time if you need to backpropagate through it again."
+)
+
+
+def sum_to_shape(grad: Any, shape: tuple) -> Any:
+    """Sum a gradient back to the shape of the input it belongs to.
+
+    This is the only place that knows about broadcasting: when ``x`` of shape ``(3, 1)`` was
+    broadcast to ``(2, 3, 4)`` in the forward pass, each element of ``x`` was used ``2 * 4``
+    times, so its gradient is the sum over those uses.
+    """
+    grad_shape = grad.shape
+    if grad_shape == shape:
+        return grad
+    extra = len(grad_shape) - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        i + extra for i, n in enumerate(shape) if n == 1 and grad_shape[i + extra] != 1
+    )
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def topological_order(roots: Sequence[Tensor], only_requires_grad: bool = True) -> list[Tensor]:
+    """Every tensor the roots depend on, parents before children.
+
+    By default only the tensors that require grad (what backward visits); with
+    ``only_requires_grad=False`` the constants too (what a drawing of the graph shows).
+    An explicit stack instead of recursion, so a chain of 100,000 operations needs no change
+    of Python's recursion limit. Parents are visited in argument order, so the order (and
+    every picture drawn from it) is the same on every run.
+    """
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False) for root in reversed(roots)]
+    while stack:
+        node, parents_done = stack.pop()
+        if parents_done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        ctx = node.grad_fn
+        if ctx is None:
+            continue
+        if ctx.released:
+            raise RuntimeError(_FREED_MESSAGE)
+        for parent in reversed(ctx.parents):
+            if parent is None or id(parent) in visited:
+                continue
+            if parent.requires_grad or not only_requires_grad:
+                stack.append((parent, False))
+    return order
+
+
+def run_backward(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Any],
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Sequence[Tensor] | None = None,
+) -> dict[int, Any]:
+    """Backpropagate ``root_grads`` from ``roots``.
+
+    With ``inputs=None`` (``Tensor.backward``) gradients accumulate into ``.grad`` of every leaf
+    that requires grad. Otherwise (``tg.grad``) nothing is written to ``.grad`` and the
+    gradients of ``inputs`` are returned, keyed by ``id``.
+    """
+    order = topological_order(roots)
+    grads: dict[int, Any] = {}
+    for root, grad in zip(roots, root_grads):
+        key = id(root)
+        grads[key] = grads[key] + grad if key in grads else grad
+    wanted = None if inputs is None else {id(t) for t in inputs}
+    results: dict[int, Any] = {}
+    with set_grad_enabled(create_graph):
+        for node in reversed(order):
+            grad = grads.pop(id(node), None)
+            if grad is None:
+                continue
+            if wanted is not None and id(node) in wanted:
+                results[id(node)] = grad
+            ctx = node.grad_fn
+            if ctx is None:
+                if wanted is None:
+                    _accumulate_leaf_grad(node, grad, create_graph)
+                continue
+            if node._retains_grad and wanted is None:
+                _accumulate_leaf_grad(node, grad, create_graph)
+            _propagate(node, ctx, grad, grads, create_graph)
+            if not retain_graph:
+                ctx.release()
+    return results
+
+
+def _propagate(node: Tensor, ctx: Context, grad: Any, grads: dict, create_graph: bool) -> None:
+    """Apply one node's backward and add what it returns to the gradients of its parents."""
+    if create_graph:
+        ctx._as_tensors = (node, *ctx.parents)
+    try:
+        input_grads = ctx.function.backward(ctx, grad)
+    finally:
+        ctx._as_tensors = None
+    parents = ctx.parents
+    if not isinstance(input_grads, tuple):
+        input_grads = (input_grads,)
+    if len(input_grads) != len(parents):
+        raise RuntimeError(
+            f"{ctx.name}.backward returned {len(input_grads)} gradients, but forward took "
+            f"{len(parents)} inputs: return one gradient (or None) per input"
+        )
+    for parent, parent_grad in zip(parents, input_grads):
+        if parent is None or parent_grad is None or not parent.requires_grad:
+            continue
+        parent_grad = sum_to_shape(parent_grad, parent.shape)
+        if parent_grad.dtype != parent.dtype:
+            parent_grad = parent_grad.astype(parent.dtype)
+        key = id(parent)
+        grads[key] = grads[key] + parent_grad if key in grads else parent_grad
+
+
+def _accumulate_leaf_grad(leaf: Tensor, grad: Any, create_graph: bool) -> None:
+    """Leaves accumulate: ``leaf.grad += grad``, as in PyTorch. Call ``zero_grad()`` (or set
+    ``.grad = None``) between steps."""
+    if create_graph:
+        if not isinstance(grad, Tensor):
+            grad = Tensor._from_op(grad, None)
+        leaf.grad = grad if leaf.grad is None else leaf.grad + grad
+    elif leaf.grad is None:
+        # A copy the leaf owns: the incoming array may be shared with another input (the two
+        # inputs of an add receive the same array) or be a read-only broadcast view.
+        leaf.grad = Tensor._from_op(np.array(grad, dtype=leaf.dtype), None)
+    else:
+        leaf.grad = Tensor._from_op(leaf.grad.data + grad, None)
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple:
+    """Gradients of ``outputs`` with respect to ``inputs``, returned instead of accumulated
+    into ``.grad`` (PyTorch's ``torch.autograd.grad``).
+
+    >>> (dx,) = tg.grad(y, x, create_graph=True)   # dx can be differentiated again
+    """
+    outputs = _as_tensor_tuple(outputs, "outputs")
+    inputs = _as_tensor_tuple(inputs, "inputs")
+    if grad_outputs is None:
+        grad_outputs = (None,) * len(outputs)
+    elif not isinstance(grad_outputs, (tuple, list)):
+        grad_outputs = (grad_outputs,)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad")
+    root_grads = [
+        initial_gradient(o, g, create_graph, "grad") for o, g in zip(outputs, grad_outputs)
+    ]
+    if retain_graph is None:
+        retain_graph = create_graph
+    found = run_backward(outputs, root_grads, retain_graph, create_graph, inputs)
+    result = []
+    for i, t in enumerate(inputs):
+        g = found.get(id(t))
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {i} was not used to compute the outputs; pass allow_unused=True "
+                "to get None for it"
+            )
+        if g is not None and not isinstance(g, Tensor):
+            g = Tensor._from_op(np.array(g, dtype=t.dtype), None)
+        result.append(g)
+    return tuple(result)
+
+
+def _as_tensor_tuple(value: Any, what: str) -> tuple:
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    for v in values:
+        if not isinstance(v, Tensor):
+            raise TypeError(f"grad: {what} must be Tensors, got {type(v).__name__}")
+    return values
+
+
+def initial_gradient(root: Tensor, gradient: Any, create_graph: bool, op: str) -> Any:
+    """Check the seed gradient of a backward pass and return it as an array (or Tensor)."""
+    if not root.requires_grad:
+        raise RuntimeError(
+            f"{op}: this tensor does not require grad and has no grad_fn, so there is nothing "
+            "to differentiate; create the inputs with requires_grad=True"
+        )
+    if gradient is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"{op}: gradient can be left out only for a single-element output, but the "
+                f"output has shape {root.shape}; pass gradient= of that shape (or reduce the "
+                "output first, e.g. .sum())"
+            )
+        gradient = np.ones_like(root.data)
+    elif np.shape(gradient) != root.shape:
+        raise ValueError(
+            f"{op}: gradient has shape {np.shape(gradient)} but the output has shape {root.shape}"
+        )
+    if create_graph:
+        # the seed may itself be part of a graph (gradgradcheck differentiates through it)
+        seed = gradient if isinstance(gradient, Tensor) else Tensor(gradient)
+        return seed if seed.dtype == root.dtype else seed.astype(root.dtype)
+    gradient = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
+    return gradient.astype(root.dtype, copy=False)
+
+
+# tensor.py imports this module first; by the time this line runs, everything above exists.
+from .tensor import Tensor  # noqa: E402

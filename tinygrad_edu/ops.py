@@ -1,0 +1,480 @@
+"""The primitives: the small closed set of operations that carry every gradient rule.
+
+Each is a `Function`: ``forward`` computes on NumPy arrays, ``backward`` turns dL/d(output) into
+dL/d(input) for each input. Everything else the library offers (mean, var, softmax, the losses,
+the layers) is composed from these, so this file is the one place to read a gradient rule.
+
+Conventions that keep each backward short:
+
+* Broadcasting is not a backward's business: it may return a gradient at the output's shape,
+  and the engine sums it back to the input's shape (``autograd.sum_to_shape``).
+* A backward is written with operators and ``reshape``/``sum``/``swapaxes``/indexing, so the
+  same code runs on arrays and, under ``create_graph=True``, on Tensors (see autograd.py). The
+  three helpers just below cover what has no operator. Masks computed in forward (``x > 0``)
+  are constants: their derivative is zero wherever it exists.
+* At kinks the conventions are PyTorch's: relu'(0) = 0, abs'(0) = 0, clip passes the gradient
+  on its closed interval, and ties of maximum/max share the gradient equally.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .autograd import Context, Function
+from .tensor import Tensor
+
+# ---- helpers for the few backward steps that have no operator --------------------------------
+
+
+def expand(x: Any, shape: tuple) -> Any:
+    """Broadcast ``x`` to ``shape`` (a view for arrays, a recorded op for tensors)."""
+    return x.expand(shape) if isinstance(x, Tensor) else np.broadcast_to(x, shape)
+
+
+def exp(x: Any) -> Any:
+    return x.exp() if isinstance(x, Tensor) else np.exp(x)
+
+
+def log(x: Any) -> Any:
+    return x.log() if isinstance(x, Tensor) else np.log(x)
+
+
+def _shapes_error(op: str, a: Any, b: Any) -> ValueError:
+    return ValueError(
+        f"{op}: shapes {np.shape(a)} and {np.shape(b)} cannot be broadcast together "
+        "(dimensions must be equal, or one of them 1, counting from the right)"
+    )
+
+
+class _Elementwise(Function):
+    """Shared by the binary elementwise primitives: NumPy's broadcast error, reworded to name
+    the operation and both shapes."""
+
+    @staticmethod
+    def compute(a: Any, b: Any) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, a: Any, b: Any) -> Tensor:
+        try:
+            return super().apply(a, b)
+        except ValueError as error:
+            if "broadcast" not in str(error):
+                raise
+            a_data = a.data if isinstance(a, Tensor) else a
+            b_data = b.data if isinstance(b, Tensor) else b
+            raise _shapes_error(cls.__name__.lower(), a_data, b_data) from None
+
+
+# ---- arithmetic ------------------------------------------------------------------------------
+
+
+class Add(_Elementwise):
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return grad, grad  # d(a+b)/da = d(a+b)/db = 1
+
+
+class Sub(_Elementwise):
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        return a - b
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return grad, -grad  # d(a-b)/db = -1
+
+
+class Mul(_Elementwise):
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        a, b = ctx.saved_tensors
+        return grad * b, grad * a  # d(ab)/da = b, d(ab)/db = a
+
+
+class Div(_Elementwise):
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        a, b = ctx.saved_tensors
+        grad_a = grad / b  # d(a/b)/da = 1/b
+        return grad_a, -grad_a * a / b  # d(a/b)/db = -a/b^2
+
+
+class Pow(_Elementwise):
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        out = a**b
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        a, b, out = ctx.saved_tensors
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_a = grad * b * a ** (b - 1)  # d(a^b)/da = b a^(b-1)
+        if ctx.needs_input_grad[1]:
+            # d(a^b)/db = a^b log a; PyTorch takes it as 0 where a = 0 and b >= 0
+            zero_base = (np.asarray(_data(a)) == 0) & (np.asarray(_data(b)) >= 0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                grad_b = grad * out * log(a + zero_base) * (1 - zero_base)
+        return grad_a, grad_b
+
+
+def _data(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx: Context, x):
+        return -x
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return -grad
+
+
+# ---- elementwise functions ---------------------------------------------------------------
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx: Context, x):
+        out = np.exp(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out  # d/dx e^x = e^x
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx: Context, x):
+        ctx.save_for_backward(x)
+        return np.log(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        (x,) = ctx.saved_tensors
+        return grad / x  # d/dx log x = 1/x
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx: Context, x):
+        out = np.sqrt(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        (out,) = ctx.saved_tensors
+        return grad / (2 * out)  # d/dx sqrt(x) = 1 / (2 sqrt(x))
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx: Context, x):
+        ctx.sign = np.sign(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return grad * ctx.sign  # d/dx |x| = sign(x), 0 at 0
+
+
+class ReLU(Function):
+    @staticmethod
+    def forward(ctx: Context, x):
+        ctx.mask = x > 0
+        return np.maximum(x, 0)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return grad * ctx.mask  # 1 where x > 0, else 0 (also at 0)
+
+
+class LeakyReLU(Function):
+    @staticmethod
+    def forward(ctx: Context, x, negative_slope):
+        ctx.slope = np.where(x > 0, 1, negative_slope).astype(x.dtype)
+        return x * ctx.slope
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return grad * ctx.slope, None  # 1 where x > 0, else negative_slope (also at 0)
+
+
+class ELU(Function):
+    @staticmethod
+    def forward(ctx: Context, x, alpha):
+        positive = x > 0
+        out = np.where(positive, x, alpha * np.expm1(np.minimum(x, 0)))
+        ctx.positive = positive
+        ctx.alpha = alpha
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        (out,) = ctx.saved_tensors
+        # 1 where x > 0, else alpha e^x = out + alpha (also at 0, as PyTorch)
+        return grad * np.where(ctx.positive, 1, 0) + grad * (out + ctx.alpha) * ~ctx.positive, None
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx: Context, x):
+        # 1 / (1 + e^-x) written as e^(-log(1 + e^-x)): no overflow for any x
+        out = np.exp(-np.logaddexp(0, -x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        (out,) = ctx.saved_tensors
+        return grad * out * (1 - out)  # s' = s (1 - s)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx: Context, x):
+        out = np.tanh(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (1 - out * out)  # tanh' = 1 - tanh^2
+
+
+class Clip(Function):
+    @staticmethod
+    def forward(ctx: Context, x, low, high):
+        ctx.inside = np.ones(np.shape(x), dtype=bool)
+        if low is not None:
+            ctx.inside &= x >= low
+        if high is not None:
+            ctx.inside &= x <= high
+        return np.clip(x, low, high)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return grad * ctx.inside, None, None  # 1 on [low, high] (ends included), else 0
+
+
+class Maximum(_Elementwise):
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        ctx.share_a = (a > b) + 0.5 * (a == b)  # ties: half the gradient to each side
+        return np.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return grad * ctx.share_a, grad * (1 - ctx.share_a)
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx: Context, condition, a, b):
+        ctx.condition = np.asarray(condition, dtype=bool)
+        return np.where(ctx.condition, a, b)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return None, grad * ctx.condition, grad * ~ctx.condition
+
+
+class Cast(Function):
+    @staticmethod
+    def forward(ctx: Context, x, dtype):
+        ctx.input_dtype = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return grad.astype(ctx.input_dtype), None
+
+
+# ---- reductions ------------------------------------------------------------------------------
+
+
+def _kept_shape(shape: tuple, axis: tuple | None) -> tuple:
+    """The shape of a reduction with keepdims=True: reduced axes become 1."""
+    if axis is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axis else n for i, n in enumerate(shape))
+
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx: Context, x, axis, keepdims):
+        ctx.shape = x.shape
+        ctx.kept_shape = _kept_shape(x.shape, axis)
+        return x.sum(axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        # each input element contributes once to its sum: copy the gradient back to each
+        return expand(grad.reshape(ctx.kept_shape), ctx.shape), None, None
+
+
+class Max(Function):
+    @staticmethod
+    def forward(ctx: Context, x, axis, keepdims):
+        out = x.max(axis=axis, keepdims=True)
+        winners = x == out
+        ctx.share = winners / winners.sum(axis=axis, keepdims=True)  # ties share equally
+        ctx.kept_shape = out.shape
+        return out if keepdims else out.reshape(np.max(x, axis=axis).shape)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return grad.reshape(ctx.kept_shape) * ctx.share, None, None
+
+
+# ---- matrix product ------------------------------------------------------------------------
+
+
+class MatMul(Function):
+    @staticmethod
+    def forward(ctx: Context, a, b):
+        ctx.save_for_backward(a, b)
+        return a @ b
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        a, b = ctx.saved_tensors
+        a_1d, b_1d = a.ndim == 1, b.ndim == 1
+        # Treat vectors as matrices, a row (1, n) or a column (n, 1), so one rule serves.
+        if a_1d:
+            a = a.reshape((1, -1))
+            grad = grad.reshape(grad.shape[:-1] + (1,) + grad.shape[-1:])
+        if b_1d:
+            b = b.reshape((-1, 1))
+            grad = grad.reshape(grad.shape + (1,))
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_a = grad @ b.swapaxes(-1, -2)  # d(AB)/dA: G B^T
+            if a_1d:
+                grad_a = grad_a.reshape(grad_a.shape[:-2] + grad_a.shape[-1:])
+        if ctx.needs_input_grad[1]:
+            grad_b = a.swapaxes(-1, -2) @ grad  # d(AB)/dB: A^T G
+            if b_1d:
+                grad_b = grad_b.reshape(grad_b.shape[:-1])
+        return grad_a, grad_b
+
+
+# ---- shapes and indexing -------------------------------------------------------------------
+
+
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx: Context, x, shape):
+        ctx.shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return grad.reshape(ctx.shape), None
+
+
+class Permute(Function):
+    @staticmethod
+    def forward(ctx: Context, x, axes):
+        ctx.inverse = tuple(np.argsort(axes))
+        return x.transpose(axes)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return permute(grad, ctx.inverse), None  # move every axis back where it came from
+
+
+def permute(x: Any, axes: tuple) -> Any:
+    return x.permute(*axes) if isinstance(x, Tensor) else x.transpose(axes)
+
+
+class Expand(Function):
+    @staticmethod
+    def forward(ctx: Context, x, shape):
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return grad, None  # the engine sums the copies back to the input's shape
+
+
+class Index(Function):
+    @staticmethod
+    def forward(ctx: Context, x, index):
+        ctx.shape = x.shape
+        ctx.index = index
+        return x[index]
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        # each selected element gets its gradient back; one picked twice gets both
+        return index_add(ctx.shape, ctx.index, grad), None
+
+
+class IndexAdd(Function):
+    """zeros(shape) with ``values`` added at ``index`` (repeated indices accumulate): the
+    backward of indexing, a primitive of its own so that it can be differentiated again."""
+
+    @staticmethod
+    def forward(ctx: Context, values, shape, index):
+        ctx.index = index
+        out = np.zeros(shape, dtype=values.dtype)
+        np.add.at(out, index, values)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        return grad[ctx.index], None, None
+
+
+def index_add(shape: tuple, index: Any, values: Any) -> Any:
+    if isinstance(values, Tensor):
+        return IndexAdd.apply(values, shape, index)
+    out = np.zeros(shape, dtype=np.result_type(values))
+    np.add.at(out, index, values)
+    return out
+
+
+class Concatenate(Function):
+    @staticmethod
+    def forward(ctx: Context, axis, *tensors):
+        ctx.axis = axis
+        ctx.sizes = [t.shape[axis] for t in tensors]
+        return np.concatenate(tensors, axis=axis)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        # cut the gradient into the pieces that were glued together
+        grads, start = [], 0
+        before = (slice(None),) * (ctx.axis % grad.ndim)
+        for size in ctx.sizes:
+            grads.append(grad[before + (slice(start, start + size),)])
+            start += size
+        return (None, *grads)
