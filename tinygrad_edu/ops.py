@@ -179,6 +179,18 @@ class Log(Function):
         return grad / x  # d/dx log x = 1/x
 
 
+class Log1p(Function):
+    @staticmethod
+    def forward(ctx: Context, x):
+        ctx.save_for_backward(x)
+        return np.log1p(x)  # accurate log(1 + x) for tiny x
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        (x,) = ctx.saved_tensors
+        return grad / (1 + x)  # d/dx log(1 + x) = 1 / (1 + x)
+
+
 class Sqrt(Function):
     @staticmethod
     def forward(ctx: Context, x):

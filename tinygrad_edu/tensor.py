@@ -338,6 +338,9 @@ class Tensor:
     def log(self) -> Tensor:
         return ops.Log.apply(self)
 
+    def log1p(self) -> Tensor:
+        return ops.Log1p.apply(self)
+
     def sqrt(self) -> Tensor:
         return ops.Sqrt.apply(self)
 
