@@ -38,6 +38,7 @@ from .creation import (
     zeros_like,
 )
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .graph import draw_graph
 from .tensor import Tensor, cat, matmul, maximum, minimum, stack, where
 
 float32 = np.float32
@@ -53,6 +54,7 @@ __all__ = [
     "Tensor",
     "arange",
     "cat",
+    "draw_graph",
     "empty",
     "enable_grad",
     "eye",
