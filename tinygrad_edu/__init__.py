@@ -41,6 +41,8 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .graph import draw_graph
 from .tensor import Tensor, cat, matmul, maximum, minimum, stack, where
 
+from . import nn as nn  # isort: skip (tg.nn builds on the engine above)
+
 float32 = np.float32
 float64 = np.float64
 int64 = np.int64

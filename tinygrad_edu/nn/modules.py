@@ -1,0 +1,385 @@
+"""`Parameter` and `Module`: how a network keeps track of its weights.
+
+A `Module` is a class whose attributes are its parameters and its sub-modules. Assigning one
+registers it (``self.weight = Parameter(...)``, ``self.hidden = Linear(2, 64)``), so that
+``model.parameters()`` finds every weight of the network, however deeply nested, and
+``model.named_parameters()`` names each one by its path, as PyTorch does::
+
+    model = Sequential(Linear(2, 64), ReLU(), Linear(64, 1))
+    [name for name, _ in model.named_parameters()]
+    # ['0.weight', '0.bias', '2.weight', '2.bias']
+
+Calling a module runs its ``forward``. While it runs, every operation records the module as its
+scope, so a drawing of the graph can group operations by the layer that made them.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from ..autograd import module_scope, no_grad
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that is a weight of a model: it requires grad, and assigning it to an attribute
+    of a `Module` registers it with that module.
+
+    >>> w = Parameter(tg.zeros(3, 2))
+    >>> w.requires_grad
+    True
+    """
+
+    def __init__(self, data: Any, requires_grad: bool = True) -> None:
+        super().__init__(data, requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        prefix = "Parameter("
+        body = np.array2string(np.asarray(self.data), separator=", ", prefix=prefix)
+        extras = f"dtype={self.dtype}" + (", requires_grad=True" if self.requires_grad else "")
+        return f"{prefix}{body}, {extras})"
+
+
+# What load_state_dict returns (PyTorch's names): keys the model wanted but the state lacked,
+# and keys the state had but the model does not know. Both empty after a strict load.
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Module:
+    """Base class of every layer and model. Subclass it, call ``super().__init__()`` first,
+    assign parameters and sub-modules as attributes, and write ``forward``::
+
+        class TwoLayer(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.hidden = nn.Linear(2, 64)
+                self.out = nn.Linear(64, 1)
+
+            def forward(self, x):
+                return self.out(self.hidden(x).relu())
+
+    ``model(x)`` runs ``forward(x)``. ``.training`` is True until ``eval()`` is called.
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "training", True)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no forward() method")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with module_scope(self):
+            return self.forward(*args, **kwargs)
+
+    # ---- registration --------------------------------------------------------------------
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Parameters and sub-modules are kept in the instance dict as well (so reading
+        # self.weight is an ordinary, fast attribute access) and in the ordered registries.
+        registries = self.__dict__.get("_parameters"), self.__dict__.get("_modules")
+        if isinstance(value, (Parameter, Module)):
+            if registries[0] is None:
+                raise AttributeError(
+                    f"cannot assign {type(value).__name__} {name!r} before "
+                    "Module.__init__() ran: call super().__init__() first in your __init__"
+                )
+            params, modules = registries
+            if isinstance(value, Parameter):
+                modules.pop(name, None)
+                params[name] = value
+            else:
+                params.pop(name, None)
+                modules[name] = value
+        elif registries[0] is not None:
+            self._check_replacement(name, value)
+        object.__setattr__(self, name, value)
+
+    def _check_replacement(self, name: str, value: Any) -> None:
+        """Only None (or another Parameter / Module) may replace a registered attribute."""
+        for registry, kind in ((self._parameters, "Parameter"), (self._modules, "Module")):
+            if name in registry:
+                if value is not None:
+                    hint = (
+                        "; to change a weight's values, update it in place under tg.no_grad()"
+                        if kind == "Parameter"
+                        else ""
+                    )
+                    raise TypeError(
+                        f"cannot assign a {type(value).__name__} to {name!r}, which is a "
+                        f"registered {kind} (assign an nn.{kind} or None){hint}"
+                    )
+                registry[name] = None
+
+    def __delattr__(self, name: str) -> None:
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """``setattr(self, name, param)`` for a name known only at run time."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: {name!r} must be an nn.Parameter or None")
+        self._parameters[name] = param
+        object.__setattr__(self, name, param)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """``setattr(self, name, module)`` for a name known only at run time."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {name!r} must be an nn.Module or None")
+        self._parameters.pop(name, None)
+        self._modules[name] = module
+        object.__setattr__(self, name, module)
+
+    # ---- walking the tree ----------------------------------------------------------------
+
+    def named_modules(
+        self, prefix: str = "", remove_duplicate: bool = True, _memo: set | None = None
+    ) -> Iterator[tuple[str, Module]]:
+        """(path, module) for this module (path ``prefix``, "" by default) and every module
+        inside it, depth first in registration order; a module used twice is listed once."""
+        memo = set() if _memo is None else _memo
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is not None:
+                path = f"{prefix}.{name}" if prefix else name
+                yield from module.named_modules(path, remove_duplicate, memo)
+
+    def modules(self) -> Iterator[Module]:
+        """This module and every module inside it."""
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(name, module) for the direct sub-modules."""
+        seen = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
+
+    def children(self) -> Iterator[Module]:
+        for _, module in self.named_children():
+            yield module
+
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
+        """(dotted path, parameter) for every parameter: ``"0.weight"``, ``"layers.2.bias"``.
+        A parameter shared by two layers is listed once (unless ``remove_duplicate=False``)."""
+        memo: set[int] = set()
+        if recurse:
+            owners = self.named_modules(prefix, remove_duplicate=remove_duplicate)
+        else:
+            owners = iter([(prefix, self)])
+        for path, module in owners:
+            for name, param in module._parameters.items():
+                if param is None or (remove_duplicate and id(param) in memo):
+                    continue
+                memo.add(id(param))
+                yield (f"{path}.{name}" if path else name), param
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Every parameter, in the order of ``named_parameters()``: what an optimizer updates."""
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call ``fn`` on every sub-module and then on this one (e.g. to initialise weights)."""
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    # ---- modes and gradients ---------------------------------------------------------------
+
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode (``mode=True``) or evaluation mode on this module and every module
+        inside it. Dropout is active only in training mode. Returns the module."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train(mode): mode must be True or False, got {mode!r}")
+        for module in self.modules():
+            object.__setattr__(module, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        """``train(False)``: evaluation mode everywhere (Dropout becomes the identity)."""
+        return self.train(False)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients of every parameter (they accumulate otherwise): ``.grad``
+        becomes None (or zeros with ``set_to_none=False``)."""
+        for param in self.parameters():
+            if set_to_none:
+                param.grad = None
+            elif param.grad is not None:
+                param.grad = Tensor(np.zeros(param.shape, dtype=param.dtype))
+
+    # ---- saving and loading ----------------------------------------------------------------
+
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+        """An ordered dict from parameter path to a copy of its values (a NumPy array)."""
+        return OrderedDict(
+            (name, np.array(param.data, copy=True))
+            for name, param in self.named_parameters(remove_duplicate=False)
+        )
+
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy values from ``state_dict`` into the parameters (each keeps its dtype).
+
+        Everything is checked first: keys the model has and the state lacks (missing), keys
+        the state has and the model lacks (unexpected; both only when ``strict``), values of the
+        wrong shape, and values that are not floating point. If anything is wrong, a
+        RuntimeError names every offending key and no parameter is changed.
+        """
+        own = dict(self.named_parameters(remove_duplicate=False))
+        missing = [key for key in own if key not in state_dict]
+        unexpected = [key for key in state_dict if key not in own]
+        problems = []
+        if strict and missing:
+            problems.append("missing keys: " + ", ".join(map(repr, missing)))
+        if strict and unexpected:
+            problems.append("unexpected keys: " + ", ".join(map(repr, unexpected)))
+        values = {}
+        for key, param in own.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            value = np.asarray(value.data if isinstance(value, Tensor) else value)
+            if value.shape != param.shape:
+                problems.append(
+                    f"wrong shape for {key!r}: the state has {value.shape}, "
+                    f"the model has {param.shape}"
+                )
+            elif value.dtype.kind != "f":
+                problems.append(
+                    f"wrong dtype for {key!r}: the state has {value.dtype}, the model has "
+                    f"{param.dtype} (a parameter takes floating-point values)"
+                )
+            values[key] = value
+        if problems:
+            raise RuntimeError(
+                f"load_state_dict for {type(self).__name__}: nothing was loaded, because of\n  "
+                + "\n  ".join(problems)
+            )
+        with no_grad():
+            for key, value in values.items():
+                own[key][...] = value
+        return IncompatibleKeys(missing, unexpected)
+
+    # ---- printing --------------------------------------------------------------------------
+
+    def extra_repr(self) -> str:
+        """The text inside the parentheses of this module's repr (its settings)."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = self.extra_repr().split("\n") if self.extra_repr() else []
+        for name, module in self._modules.items():
+            text = repr(module).replace("\n", "\n  ")
+            lines.append(f"({name}): {text}")
+        name = type(self).__name__
+        if not self._modules:
+            return f"{name}({self.extra_repr()})"
+        return f"{name}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _check_module(module: Any, where: str) -> Module:
+    if not isinstance(module, Module):
+        raise TypeError(f"{where}: expected an nn.Module, got {type(module).__name__}")
+    return module
+
+
+class Sequential(Module):
+    """Modules applied one after the other: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
+
+    The modules are registered as ``"0"``, ``"1"``, ... (or under the keys of an OrderedDict),
+    so their parameters are named ``"0.weight"``, ``"0.bias"``, ... as in PyTorch.
+    Supports ``len``, iteration, ``model[i]``, ``model[1:]`` and ``append``.
+    """
+
+    def __init__(self, *modules: Module | OrderedDict) -> None:
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for name, module in modules[0].items():
+                self.add_module(name, _check_module(module, "Sequential"))
+        else:
+            for i, module in enumerate(modules):
+                self.add_module(str(i), _check_module(module, "Sequential"))
+
+    def forward(self, x: Any) -> Any:
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def append(self, module: Module) -> Sequential:
+        self.add_module(str(len(self._modules)), _check_module(module, "Sequential.append"))
+        return self
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __getitem__(self, index: int | slice) -> Any:
+        items = list(self._modules.items())
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(items[index]))
+        return items[_position(index, len(items), "Sequential")][1]
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters are registered (a plain Python list would hide them
+    from ``parameters()``). Indexing, ``len``, iteration, ``append`` and ``extend`` as for a list;
+    the parameters of ``layers[2]`` are named ``"layers.2.weight"``, ... . It has no forward:
+    loop over it in your own."""
+
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def append(self, module: Module) -> ModuleList:
+        self.add_module(str(len(self._modules)), _check_module(module, "ModuleList.append"))
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        for module in modules:
+            self.append(module)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __getitem__(self, index: int | slice) -> Any:
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            return ModuleList(modules[index])
+        return modules[_position(index, len(modules), "ModuleList")]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        position = _position(index, len(self._modules), "ModuleList")
+        self.add_module(str(position), _check_module(module, "ModuleList"))
+
+
+def _position(index: Any, length: int, what: str) -> int:
+    if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
+        raise TypeError(f"{what} indices must be integers or slices, got {type(index).__name__}")
+    if not -length <= index < length:
+        raise IndexError(f"{what} index {index} is out of range for length {length}")
+    return int(index) % length
