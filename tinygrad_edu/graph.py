@@ -431,7 +431,8 @@ def _draw_box(
     module = layout.names.module(scope)
     graph = _graph_of(dot, clusters, layout, module.parent)
     fields = [module.label] + [f"{name} {_shape(p)}" for name, p in module.parameters]
-    graph.node(box, _record(fields, braces), **STYLES["module"])
+    # a module's fields one under the other: the name on top, its parameters below
+    graph.node(box, _record(fields, not braces), **STYLES["module"])
 
 
 def _graph_of(dot: Diagram, clusters: dict[int, Diagram], layout: _Layout, module: Any) -> Diagram:
