@@ -395,7 +395,13 @@ class Tensor:
         return (centred * centred).sum(axes, keepdims) / (_count(self.shape, axes) - ddof)
 
     def std(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-        return self.var(axis, keepdims, ddof).sqrt()
+        """sqrt(var). Where all values are equal (var = 0) the gradient is 0, as in PyTorch,
+        instead of sqrt's 1/(2*0): there std is computed as sqrt(var + 1) * 0."""
+        var = self.var(axis, keepdims, ddof)
+        zero = var.data == 0
+        if not zero.any():
+            return var.sqrt()
+        return (var + zero).sqrt() * ~zero
 
     def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         """log(sum(exp(x))), computed as m + log(sum(exp(x - m))) with m = max(x), which
@@ -490,6 +496,11 @@ class Tensor:
         """Broadcast to a larger shape without copying (-1 keeps a dimension)."""
         shape = _shape_arg(shape)
         offset = len(shape) - self.ndim
+        if -1 in shape[:offset] or offset < 0:
+            raise ValueError(
+                f"expand: cannot broadcast shape {self.shape} to {shape} (-1 can only keep an "
+                "existing dimension)"
+            )
         shape = tuple(self.shape[i - offset] if n == -1 else n for i, n in enumerate(shape))
         try:
             np.broadcast_shapes(self.shape, shape)
@@ -506,7 +517,10 @@ class Tensor:
 
     def astype(self, dtype: Any) -> Tensor:
         """A copy converted to ``dtype`` (the gradient is converted back)."""
-        return ops.Cast.apply(self, np.dtype(dtype))
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":  # integers and booleans carry no gradient, as in PyTorch
+            return Tensor._from_op(self.data.astype(dtype), None)
+        return ops.Cast.apply(self, dtype)
 
     def float(self) -> Tensor:
         """Convert to float32."""
