@@ -45,6 +45,21 @@ def test_neuron_svg_has_a_group_per_node_and_edge():
     assert "data 0.7071" in text and "grad 1.0000" in text
 
 
+def test_mlp_svg_has_its_module_clusters():
+    from test_graph_modules import mlp_loss
+
+    model, loss = mlp_loss(sizes=(2, 64, 64, 64, 1), batch=32)
+    groups = svg_groups(draw_graph(loss, model).pipe(format="svg", encoding="utf-8"))
+    assert len([n for n in groups["node"] if not n.startswith("legend_")]) == 45
+    assert len(groups["cluster"]) == 1 + 7 + 1  # the model, its 7 layers, the legend
+    collapsed = draw_graph(loss, model, collapse_modules=True).pipe(format="svg", encoding="utf-8")
+    groups = svg_groups(collapsed)
+    names = [n for n in groups["node"] if not n.startswith("legend_")]
+    assert len(names) == 21 and len([n for n in names if n.startswith("m")]) == 7
+    assert groups["cluster"] == ["cluster_0", "cluster_legend"]
+    assert len(groups["edge"]) == 20
+
+
 def test_png_rendering():
     png = draw_graph(scalar_neuron(backward=False)).pipe(format="png")
     assert png.startswith(b"\x89PNG\r\n\x1a\n")

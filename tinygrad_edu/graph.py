@@ -276,10 +276,8 @@ class _Names:
 
 
 def _is_parameter_class(tensor: Tensor) -> bool:
-    try:
-        from .nn import Parameter
-    except ImportError:
-        return False
+    from .nn import Parameter  # here, not at the top: tg.nn is imported after this module
+
     return isinstance(tensor, Parameter)
 
 
