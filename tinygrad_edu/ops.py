@@ -128,7 +128,10 @@ class Pow(_Elementwise):
         a, b, out = ctx.saved_tensors
         grad_a = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_a = grad * b * a ** (b - 1)  # d(a^b)/da = b a^(b-1)
+            # d(a^b)/da = b a^(b-1), taken as 0 where b = 0 (PyTorch), even at a = 0 where
+            # a^(b-1) is inf: there the exponent is moved to 0 and the factor b makes it 0
+            zero_exponent = _data(b) == 0
+            grad_a = grad * b * a ** (b - 1 + zero_exponent)
         if ctx.needs_input_grad[1]:
             # d(a^b)/db = a^b log a; PyTorch takes it as 0 where a = 0 and b >= 0
             zero_base = (np.asarray(_data(a)) == 0) & (np.asarray(_data(b)) >= 0)
