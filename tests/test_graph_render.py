@@ -65,6 +65,11 @@ def test_png_rendering():
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
 
 
+def test_jupyter_shows_the_svg():
+    shown = draw_graph(scalar_neuron(backward=False))._repr_mimebundle_()
+    ET.fromstring(shown["image/svg+xml"])
+
+
 def test_render_writes_a_file(tmp_path):
     path = draw_graph(scalar_neuron(backward=False)).render(tmp_path / "neuron", format="svg")
     assert Path(path).suffix == ".svg"

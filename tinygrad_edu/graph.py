@@ -226,9 +226,12 @@ class _Names:
         self.modules: dict[int, _Module] = {}
         if model is not None:
             self._read_model(model)
+        searched: set[int] = set(self.module_path)
         for value in values:
-            if value.grad_fn is not None and value.grad_fn.scope is not None:
-                self._find_parameters(value.grad_fn.scope)
+            scope = None if value.grad_fn is None else value.grad_fn.scope
+            if scope is not None and id(scope) not in searched:
+                searched.add(id(scope))
+                self._find_parameters(scope)
 
     def _read_model(self, model: Any) -> None:
         for path, module in model.named_modules():
@@ -241,8 +244,6 @@ class _Names:
 
     def _find_parameters(self, module: Any) -> None:
         """Without a model: the parameters a module holds directly belong to its cluster."""
-        if id(module) in self.module_path:
-            return
         for local_name, parameter in module.named_parameters():
             if "." not in local_name and id(parameter) not in self.owner:
                 self.owner[id(parameter)] = module
