@@ -1,18 +1,32 @@
-"""Each demo runs as a new user would run it, and its results hold."""
+"""Each demo runs as a new user would run it (``--quick``, pictures into a temporary folder),
+and its results hold."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 DEMOS = Path(__file__).resolve().parent.parent / "demos"
 
 
 def load_demo(name: str):
+    # The demos import their shared helpers (demos/_common.py) as a script run from demos/ does.
+    if str(DEMOS) not in sys.path:
+        sys.path.insert(0, str(DEMOS))
     spec = importlib.util.spec_from_file_location(name, DEMOS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def assert_written(paths):
+    assert paths, "the demo wrote no file"
+    for path in paths:
+        path = Path(path)
+        assert path.is_file(), f"{path} was not written"
+        assert path.stat().st_size > 0, f"{path} is empty"
 
 
 def test_perceptron_reproduces_the_article_output(capsys):
@@ -20,3 +34,61 @@ def test_perceptron_reproduces_the_article_output(capsys):
     output = perceptron.main(["--quick"])
     np.testing.assert_array_equal(np.round(output, 8), perceptron.ARTICLE_OUTPUT)
     assert "matches the article's printed output to 8 decimals: True" in capsys.readouterr().out
+
+
+# ---- backprop by hand (001, section 3.4) --------------------------------------------------------
+
+
+def test_backprop_by_hand_equals_the_closed_forms(tmp_path, capsys):
+    demo = load_demo("backprop_by_hand")
+    result = demo.main(["--quick", "--out", str(tmp_path)])
+    names = [name for name, _, _ in result["rows"]]
+    # every forward value and every gradient of the network is in the table
+    for name in ["z1", "h1", "z2", "h2", "z3", "a", "L"]:
+        assert name in names
+    for name in ["w11", "w12", "w21", "w22", "b1", "b2", "w31", "w32", "b3", "z3", "a"]:
+        assert f"dL/d{name}" in names
+    for name, engine, hand in result["rows"]:
+        assert engine == pytest.approx(hand, rel=1e-12, abs=1e-15), name
+    assert result["all_equal"]
+    # the values the docstring promises: neuron 1 active, neuron 2 switched off
+    rows = {name: engine for name, engine, _ in result["rows"]}
+    assert rows["z1"] > 0 > rows["z2"]
+    assert rows["dL/dw21"] == rows["dL/dw22"] == rows["dL/db2"] == 0
+    assert rows["dL/dz3"] == pytest.approx(rows["a"] - demo.LABEL, rel=1e-12)
+    assert result["loss_after"] < result["loss_before"]
+    assert_written(result["files"])
+    assert "all equal to float64 rounding: True" in capsys.readouterr().out
+
+
+# ---- the article's hand-derived backward against autograd ---------------------------------------
+
+
+def test_hand_vs_autograd_classifies_the_branches():
+    demo = load_demo("hand_vs_autograd")
+    results = demo.main(["--quick"])
+    assert set(results) == {"categorical_crossentropy", "mse", "log_loss"}
+    for branch, r in results.items():
+        # the referee agrees with the engine on every branch
+        assert r["gradcheck_engine"] is True, branch
+        # and the sigmoid's derivative is exactly what the wrong branches lack
+        assert r["relative_error_with_sigmoid_derivative"] < 1e-12, branch
+    right = results["categorical_crossentropy"]
+    assert right["gradcheck_hand"] is True and right["hand_is_right"]
+    assert right["relative_error"] < 1e-12
+    for branch in ("mse", "log_loss"):
+        wrong = results[branch]
+        assert wrong["gradcheck_hand"] is False and not wrong["hand_is_right"], branch
+        assert wrong["relative_error"] > 0.1, branch
+
+
+# ---- scalars and tensors ------------------------------------------------------------------------
+
+
+def test_scalar_and_matrix_networks_have_identical_gradients(tmp_path):
+    demo = load_demo("scalar_vs_tensor")
+    result = demo.main(["--quick", "--out", str(tmp_path)])
+    assert result["identical"]
+    assert result["worst_difference"] < 1e-12
+    assert result["scalar_seconds"] > 0 and result["matrix_seconds"] > 0  # printed, never compared
+    assert_written(result["files"])
