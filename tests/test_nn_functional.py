@@ -1,0 +1,510 @@
+"""nn.functional and the layers: gradients by finite differences, numerical stability under
+warnings-as-errors, shape and argument errors, dropout, float32 end to end."""
+
+import math
+import warnings
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+
+import tinygrad_edu as tg
+import tinygrad_edu.nn.functional as F
+from tinygrad_edu import nn
+
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+def leaf(array, dtype=np.float64):
+    return tg.Tensor(np.asarray(array, dtype=dtype), requires_grad=True)
+
+
+def away_from_zero(rng, shape, low=0.1):
+    """Random values with |x| >= low: off the kinks of relu, leaky_relu, elu, abs, max."""
+    x = rng.uniform(low, 2.0, shape)
+    return x * rng.choice([-1.0, 1.0], shape)
+
+
+@contextmanager
+def strict_numerics():
+    """Any NumPy warning (overflow, division by zero, invalid value) becomes an error.
+    Underflow to 0 (exp of a very negative number) is the right answer and stays silent."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(over="raise", divide="raise", invalid="raise"):
+            yield
+
+
+def check_parameter_grads(model, loss_fn, eps=1e-6, atol=1e-6, rtol=1e-4):
+    """Central differences on every element of every parameter against backward."""
+    model.zero_grad()
+    loss_fn().backward()
+    for name, param in model.named_parameters():
+        analytical = param.grad.data
+        for i in range(param.data.size):
+            original = param.data.flat[i]
+            values = []
+            for step in (eps, -eps):
+                param.data.flat[i] = original + step
+                with tg.no_grad():
+                    values.append(loss_fn().item())
+            param.data.flat[i] = original
+            numerical = (values[0] - values[1]) / (2 * eps)
+            assert abs(analytical.flat[i] - numerical) <= atol + rtol * abs(numerical), (
+                name,
+                i,
+                analytical.flat[i],
+                numerical,
+            )
+
+
+# ---- gradcheck: activations, layers, dropout ----------------------------------------------------
+
+ACTIVATIONS = {
+    "relu": F.relu,
+    "sigmoid": F.sigmoid,
+    "tanh": F.tanh,
+    "leaky_relu": lambda x: F.leaky_relu(x, 0.2),
+    "elu": lambda x: F.elu(x, 0.7),
+    "softmax": lambda x: F.softmax(x, dim=-1),
+    "softmax_dim0": lambda x: F.softmax(x, dim=0),
+    "log_softmax": lambda x: F.log_softmax(x, dim=1),
+}
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_gradcheck_activations(name):
+    rng = np.random.default_rng(0)
+    x = leaf(away_from_zero(rng, (3, 4)))
+    assert tg.gradcheck(ACTIVATIONS[name], [x])
+
+
+@pytest.mark.parametrize(
+    "module",
+    [nn.ReLU(), nn.Sigmoid(), nn.Tanh(), nn.LeakyReLU(0.3), nn.ELU(2.0), nn.Softmax(0)]
+    + [nn.LogSoftmax(), nn.Identity(), nn.Flatten(0)],
+    ids=repr,
+)
+def test_activation_modules_match_functions(module):
+    rng = np.random.default_rng(1)
+    x = tg.Tensor(away_from_zero(rng, (2, 3)))
+    expected = {
+        "ReLU": lambda t: F.relu(t),
+        "Sigmoid": lambda t: F.sigmoid(t),
+        "Tanh": lambda t: F.tanh(t),
+        "LeakyReLU": lambda t: F.leaky_relu(t, 0.3),
+        "ELU": lambda t: F.elu(t, 2.0),
+        "Softmax": lambda t: F.softmax(t, 0),
+        "LogSoftmax": lambda t: F.log_softmax(t, -1),
+        "Identity": lambda t: t,
+        "Flatten": lambda t: t.reshape(-1),
+    }[type(module).__name__]
+    assert np.array_equal(module(x).data, expected(x).data)
+    assert tg.gradcheck(module, [leaf(x.data)])
+
+
+def test_activation_values():
+    x = tg.Tensor([-2.0, 0.0, 3.0])
+    assert F.relu(x).tolist() == [0.0, 0.0, 3.0]
+    assert np.allclose(F.leaky_relu(x).data, [-0.02, 0.0, 3.0])
+    assert np.allclose(F.elu(x).data, [math.expm1(-2.0), 0.0, 3.0])
+    assert np.allclose(F.sigmoid(x).data, 1 / (1 + np.exp([2.0, 0.0, -3.0])))
+    assert np.allclose(F.softmax(x).data.sum(), 1.0)
+    assert np.allclose(np.exp(F.log_softmax(x).data), F.softmax(x).data)
+
+
+def test_gradcheck_linear_function_and_module_input():
+    rng = np.random.default_rng(2)
+    x, w, b = leaf(rng.normal(size=(5, 3))), leaf(rng.normal(size=(4, 3))), leaf(rng.normal(size=4))
+    assert tg.gradcheck(F.linear, [x, w, b])
+    assert tg.gradcheck(lambda x, w: F.linear(x, w), [x, w])
+    layer = nn.Linear(3, 4)
+    assert tg.gradcheck(layer, [x])
+    batched = leaf(rng.normal(size=(2, 5, 3)))
+    assert layer(batched).shape == (2, 5, 4)
+    assert tg.gradcheck(layer, [batched])
+
+
+def test_linear_computes_x_weight_transposed_plus_bias_and_parameter_grads():
+    rng = np.random.default_rng(3)
+    layer = nn.Linear(3, 2)
+    x = rng.normal(size=(4, 3))
+    expected = x @ layer.weight.data.T + layer.bias.data
+    assert np.allclose(layer(tg.Tensor(x)).data, expected)
+    check_parameter_grads(layer, lambda: (layer(tg.Tensor(x)) ** 2).sum())
+    no_bias = nn.Linear(3, 2, bias=False)
+    assert no_bias.bias is None
+    assert [n for n, _ in no_bias.named_parameters()] == ["weight"]
+    assert np.allclose(no_bias(tg.Tensor(x)).data, x @ no_bias.weight.data.T)
+
+
+def test_gradcheck_mlp_input_and_parameters():
+    tg.manual_seed(0)
+    rng = np.random.default_rng(4)
+    model = nn.MLP([3, 4, 4, 2], activation="tanh", output_activation="sigmoid")
+    x = leaf(rng.normal(size=(5, 3)))
+    assert tg.gradcheck(model, [x])
+    check_parameter_grads(model, lambda: F.mse_loss(model(x), np.full((5, 2), 0.3)))
+
+
+def test_gradcheck_dropout_in_eval_mode_and_with_a_fixed_mask():
+    rng = np.random.default_rng(5)
+    x = leaf(rng.normal(size=(4, 5)))
+    layer = nn.Dropout(0.4).eval()
+    assert layer(x) is x
+    assert tg.gradcheck(layer, [x])
+
+    def fixed_mask(t):
+        tg.manual_seed(11)  # the same mask on every call
+        return F.dropout(t, 0.4, training=True)
+
+    assert tg.gradcheck(fixed_mask, [x])
+    out = fixed_mask(x)
+    out.backward(np.ones(x.shape))
+    kept = out.data != 0
+    assert np.allclose(x.grad.data, kept / 0.6)  # gradient 1/(1-p) where kept, else 0
+
+
+# ---- gradcheck: every loss in every reduction ---------------------------------------------------
+
+
+def loss_cases(rng):
+    """(name, fn, inputs): fn takes the inputs that are checked."""
+    n, c = 4, 3
+    logits = rng.normal(size=(n, c)) * 2
+    probs = rng.uniform(0.05, 0.95, size=(n, c))
+    targets = rng.uniform(0, 1, size=(n, c))
+    soft = rng.dirichlet(np.ones(c), size=n)
+    classes = np.array([0, 2, 1, 2])
+    weights = np.array([0.5, 2.0, 1.5])
+    return [
+        ("mse_loss", F.mse_loss, [logits, targets]),
+        ("binary_cross_entropy", F.binary_cross_entropy, [probs, targets]),
+        (
+            "binary_cross_entropy weight",
+            lambda p, y, **kw: F.binary_cross_entropy(p, y, weight=weights, **kw),
+            [probs, targets],
+        ),
+        ("binary_cross_entropy_with_logits", F.binary_cross_entropy_with_logits, [logits, targets]),
+        (
+            "binary_cross_entropy_with_logits pos_weight",
+            lambda x, y, **kw: F.binary_cross_entropy_with_logits(
+                x, y, weight=weights, pos_weight=weights[::-1], **kw
+            ),
+            [logits, targets],
+        ),
+        ("cross_entropy indices", lambda x, **kw: F.cross_entropy(x, classes, **kw), [logits]),
+        (
+            "cross_entropy indices weight",
+            lambda x, **kw: F.cross_entropy(x, classes, weight=weights, **kw),
+            [logits],
+        ),
+        ("cross_entropy probabilities", F.cross_entropy, [logits, soft]),
+        (
+            "cross_entropy probabilities weight",
+            lambda x, y, **kw: F.cross_entropy(x, y, weights, **kw),
+            [logits, soft],
+        ),
+        ("nll_loss", lambda x, **kw: F.nll_loss(x, classes, **kw), [logits]),
+        (
+            "nll_loss weight",
+            lambda x, **kw: F.nll_loss(x, classes, weight=weights, **kw),
+            [logits],
+        ),
+    ]
+
+
+CASE_NAMES = [name for name, _, _ in loss_cases(np.random.default_rng(0))]
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("case", CASE_NAMES)
+def test_gradcheck_losses(case, reduction):
+    rng = np.random.default_rng(6)
+    _, fn, arrays = next(c for c in loss_cases(rng) if c[0] == case)
+    inputs = [leaf(a) for a in arrays]
+    assert tg.gradcheck(lambda *xs: fn(*xs, reduction=reduction), inputs)
+    out = fn(*inputs, reduction=reduction)
+    per_row = case.startswith(("cross_entropy", "nll_loss"))  # one loss per sample
+    unreduced = (inputs[0].shape[0],) if per_row else inputs[0].shape
+    assert out.shape == (unreduced if reduction == "none" else ())
+
+
+def test_loss_values_by_hand():
+    x = tg.Tensor([[1.0, 2.0, 0.5]])
+    log_p = np.log(np.exp([1.0, 2.0, 0.5]) / np.exp([1.0, 2.0, 0.5]).sum())
+    assert np.isclose(F.cross_entropy(x, [1]).item(), -log_p[1])
+    assert np.isclose(F.cross_entropy(x, [[0.2, 0.5, 0.3]]).item(), -(log_p @ [0.2, 0.5, 0.3]))
+    assert np.isclose(F.nll_loss(x, [2]).item(), -0.5)
+    assert F.mse_loss(tg.Tensor([1.0, 3.0]), [0.0, 1.0]).item() == 2.5
+    assert F.mse_loss(tg.Tensor([1.0, 3.0]), [0.0, 1.0], reduction="sum").item() == 5.0
+    assert F.mse_loss(tg.Tensor([1.0, 3.0]), [0.0, 1.0], reduction="none").tolist() == [1.0, 4.0]
+    p, y = 0.8, 1.0
+    assert np.isclose(F.binary_cross_entropy(tg.Tensor([p]), [y]).item(), -math.log(p))
+    z = 0.3
+    expected = -(y * math.log(1 / (1 + math.exp(-z))))
+    assert np.isclose(F.binary_cross_entropy_with_logits(tg.Tensor([z]), [y]).item(), expected)
+    # nll with class weights: the mean is weighted
+    w = [1.0, 3.0, 1.0]
+    loss = F.nll_loss(tg.Tensor([[-1.0, -2.0, -3.0], [-4.0, -5.0, -6.0]]), [0, 1], weight=w)
+    assert np.isclose(loss.item(), (1 * 1.0 + 3 * 5.0) / (1 + 3))
+
+
+def test_one_hot_rows_as_cross_entropy_targets():
+    labels = np.array([2, 0, 1])
+    rows = F.one_hot(labels, 4)
+    assert rows.dtype == np.int64 and rows.tolist() == [[0, 0, 1, 0], [1, 0, 0, 0], [0, 1, 0, 0]]
+    assert F.one_hot(tg.Tensor(labels)).shape == (3, 3)
+    logits = tg.Tensor(np.random.default_rng(0).normal(size=(3, 4)))
+    by_index = F.cross_entropy(logits, labels)
+    by_rows = F.cross_entropy(logits, rows.double())
+    assert np.isclose(by_index.item(), by_rows.item())
+    with pytest.raises(TypeError, match="double"):
+        F.cross_entropy(logits, rows)  # integer one-hot rows: say how to convert them
+    with pytest.raises(ValueError, match="out of range"):
+        F.one_hot(labels, 2)
+    with pytest.raises(TypeError, match="integers"):
+        F.one_hot(np.array([0.0, 1.0]), 2)
+
+
+# ---- stability: huge logits, saturated probabilities -------------------------------------------
+
+
+@pytest.mark.parametrize("dtype, size", [(np.float64, 1e4), (np.float32, 1e3)])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_losses_are_finite_for_huge_logits_without_any_warning(dtype, size, reduction):
+    logits_values = np.array([[size, -size, 0.0], [-size, size, 3.0], [size, size, -size]])
+    classes = np.array([1, 0, 2])
+    soft = np.array([[0.0, 1.0, 0.0], [0.5, 0.0, 0.5], [0.2, 0.3, 0.5]])
+    losses = {
+        "cross_entropy indices": lambda x: F.cross_entropy(x, classes, reduction=reduction),
+        "cross_entropy probabilities": lambda x: F.cross_entropy(x, soft, reduction=reduction),
+        "nll_loss of log_softmax": lambda x: F.nll_loss(
+            F.log_softmax(x, 1), classes, reduction=reduction
+        ),
+        "bce_with_logits": lambda x: F.binary_cross_entropy_with_logits(
+            x, soft, reduction=reduction
+        ),
+        "bce_with_logits pos_weight": lambda x: F.binary_cross_entropy_with_logits(
+            x, soft, pos_weight=np.array([3.0, 1.0, 0.5]), reduction=reduction
+        ),
+        "bce of sigmoid": lambda x: F.binary_cross_entropy(F.sigmoid(x), soft, reduction=reduction),
+    }
+    for name, loss_fn in losses.items():
+        x = leaf(logits_values, dtype)
+        with strict_numerics():
+            loss = loss_fn(x)
+            loss.backward(np.ones(loss.shape, dtype=dtype))
+        assert loss.dtype == dtype and x.grad.dtype == dtype, name
+        assert np.all(np.isfinite(loss.data)), name
+        assert np.all(np.isfinite(x.grad.data)), name
+
+
+def test_cross_entropy_of_huge_logits_is_exact():
+    x = leaf([[1e4, -1e4, 0.0]])
+    with strict_numerics():
+        loss = F.cross_entropy(x, [1])
+        loss.backward()
+    assert loss.item() == 2e4  # -log softmax = 1e4 - (-1e4)
+    assert np.allclose(x.grad.data, [[1.0, -1.0, 0.0]])  # softmax - one_hot
+
+
+def test_bce_with_logits_slope_at_zero_is_half_minus_target():
+    x = leaf([0.0, 0.0, 0.0])
+    F.binary_cross_entropy_with_logits(x, [0.0, 0.25, 1.0], reduction="sum").backward()
+    assert np.allclose(x.grad.data, [0.5, 0.25, -0.5])  # sigmoid(0) - y
+
+
+def test_the_002_article_saturated_sigmoid_gives_a_finite_bce():
+    w, b = leaf(0.5), leaf(-0.2)
+    with strict_numerics():
+        p = F.sigmoid(w * 100 + b)  # sigmoid(49.8) rounds to exactly 1.0
+        assert p.item() == 1.0
+        loss = F.binary_cross_entropy(p, tg.Tensor(0.0))
+        loss.backward()
+    assert loss.item() == pytest.approx(100.0)  # log(1 - p) clamped at -100, as PyTorch
+    assert np.isfinite(w.grad.item()) and np.isfinite(b.grad.item())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_bce_clamps_its_logs_at_minus_100_with_finite_gradients(dtype):
+    p = leaf([0.0, 1.0, 1.0, 0.0, 1e-300 if dtype == np.float64 else 1.5e-45], dtype)
+    y = np.array([1.0, 0.0, 1.0, 0.0, 1.0])
+    with strict_numerics():
+        loss = F.binary_cross_entropy(p, y, reduction="none")
+        loss.sum().backward()
+    assert loss.dtype == dtype
+    assert np.allclose(loss.data, [100.0, 100.0, 0.0, 0.0, 100.0], rtol=1e-3)
+    assert np.all(np.isfinite(p.grad.data))
+
+
+# ---- errors -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: F.mse_loss(tg.zeros(2), tg.zeros(2), reduction="avg"),
+        lambda: F.binary_cross_entropy(tg.zeros(2), tg.zeros(2), reduction="avg"),
+        lambda: F.binary_cross_entropy_with_logits(tg.zeros(2), tg.zeros(2), reduction="avg"),
+        lambda: F.cross_entropy(tg.zeros((2, 3)), [0, 1], reduction="avg"),
+        lambda: F.nll_loss(tg.zeros((2, 3)), [0, 1], reduction="avg"),
+        lambda: nn.MSELoss(reduction="avg"),
+    ],
+)
+def test_unknown_reduction_is_a_value_error_naming_it(call):
+    with pytest.raises(ValueError, match="reduction.*'avg'"):
+        call()
+
+
+def test_shape_errors_name_both_shapes():
+    with pytest.raises(ValueError, match=r"\(4, 1\).*\(4,\)"):
+        F.mse_loss(tg.zeros((4, 1)), tg.zeros(4))  # PyTorch would broadcast to (4, 4)
+    with pytest.raises(ValueError, match=r"\(3,\).*\(2,\)"):
+        F.binary_cross_entropy_with_logits(tg.zeros(3), tg.zeros(2))
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(3,\)"):
+        F.cross_entropy(tg.zeros((2, 3)), [0, 1, 2])
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(2, 4\)"):
+        F.cross_entropy(tg.zeros((2, 3)), np.zeros((2, 4)))
+    with pytest.raises(ValueError, match=r"\(N, C\)"):
+        F.cross_entropy(tg.zeros(3), [0])
+    with pytest.raises(ValueError, match="Linear.*3.*\\(2, 4\\)"):
+        nn.Linear(3, 2)(tg.zeros((2, 4)))
+
+
+def test_class_index_out_of_range_is_named():
+    with pytest.raises(ValueError, match="class index 3.*3 classes"):
+        F.cross_entropy(tg.zeros((2, 3)), [0, 3])
+    with pytest.raises(ValueError, match="class index -1"):
+        F.nll_loss(tg.zeros((2, 3)), [-1, 0])
+    with pytest.raises(ValueError, match="one entry per class"):
+        F.cross_entropy(tg.zeros((2, 3)), [0, 1], weight=[1.0, 2.0])
+
+
+def test_bce_refuses_values_outside_0_1():
+    with pytest.raises(ValueError, match="with_logits"):
+        F.binary_cross_entropy(tg.Tensor([0.5, 1.5]), [0.0, 1.0])
+
+
+# ---- dropout ---------------------------------------------------------------------------------
+
+
+def test_dropout_preserves_the_mean_and_drops_about_p():
+    tg.manual_seed(0)
+    x = tg.ones(200, 500)
+    out = F.dropout(x, 0.3)
+    dropped = np.mean(out.data == 0)
+    assert abs(dropped - 0.3) < 0.01
+    assert abs(out.data.mean() - 1.0) < 0.01
+    assert set(np.unique(out.data)) == {0.0, 1 / 0.7}
+
+
+def test_dropout_is_reproducible_from_the_seed():
+    tg.manual_seed(5)
+    first = F.dropout(tg.ones(10, 10), 0.5).data
+    tg.manual_seed(5)
+    assert np.array_equal(first, F.dropout(tg.ones(10, 10), 0.5).data)
+    assert not np.array_equal(first, F.dropout(tg.ones(10, 10), 0.5).data)
+
+
+def test_dropout_edge_cases():
+    x = leaf(np.arange(1.0, 7.0).reshape(2, 3))
+    assert F.dropout(x, 0.0) is x
+    assert F.dropout(x, 0.9, training=False) is x
+    zeros = F.dropout(x, 1.0)
+    assert np.all(zeros.data == 0) and zeros.shape == x.shape
+    zeros.sum().backward()
+    assert np.all(x.grad.data == 0)
+    layer = nn.Dropout(0.5)
+    assert layer.training and layer.eval()(x) is x
+    for p in (-0.1, 1.5, "half", True):
+        with pytest.raises(ValueError, match="probability"):
+            nn.Dropout(p)
+        with pytest.raises(ValueError, match="probability"):
+            F.dropout(x, p)
+
+
+# ---- MLP and layers ----------------------------------------------------------------------------
+
+
+def test_mlp_structure():
+    model = nn.MLP([2, 64, 64, 64, 1])
+    kinds = [type(m).__name__ for m in model]
+    assert kinds == ["Linear", "ReLU", "Linear", "ReLU", "Linear", "ReLU", "Linear"]
+    assert isinstance(model, nn.Sequential)
+    assert model(tg.zeros((5, 2))).shape == (5, 1)
+    tanh = nn.MLP([3, 4, 2], activation=nn.Tanh, output_activation="softmax")
+    assert [type(m).__name__ for m in tanh] == ["Linear", "Tanh", "Linear", "Softmax"]
+    assert np.allclose(tanh(tg.ones((2, 3))).data.sum(axis=1), 1.0)
+    assert [type(m).__name__ for m in nn.MLP([3, 1])] == ["Linear"]
+    leaky = nn.MLP([1, 2, 1], activation="LeakY_ReLU")
+    assert isinstance(leaky[1], nn.LeakyReLU)
+
+
+def test_mlp_errors():
+    with pytest.raises(ValueError, match="at least 2 sizes"):
+        nn.MLP([3])
+    with pytest.raises(ValueError, match="unknown activation 'swish'.*relu"):
+        nn.MLP([2, 3, 1], activation="swish")
+    with pytest.raises(ValueError, match="output_activation"):
+        nn.MLP([2, 1], output_activation="soft_max")
+    with pytest.raises(TypeError, match="instance"):
+        nn.MLP([2, 3, 1], activation=nn.ReLU())
+
+
+def test_flatten_and_identity():
+    x = tg.zeros((5, 8, 8))
+    assert nn.Flatten()(x).shape == (5, 64)
+    assert nn.Flatten(0, 1)(x).shape == (40, 8)
+    assert nn.Identity()(x) is x
+
+
+def test_loss_modules_match_functions():
+    rng = np.random.default_rng(7)
+    x = tg.Tensor(rng.normal(size=(4, 3)))
+    y = rng.uniform(size=(4, 3))
+    classes = np.array([0, 1, 2, 1])
+    assert nn.MSELoss()(x, y).item() == F.mse_loss(x, y).item()
+    assert (
+        nn.BCELoss("sum")(x.sigmoid(), y).item()
+        == F.binary_cross_entropy(x.sigmoid(), y, reduction="sum").item()
+    )
+    assert nn.BCEWithLogitsLoss()(x, y).item() == F.binary_cross_entropy_with_logits(x, y).item()
+    assert nn.CrossEntropyLoss()(x, classes).item() == F.cross_entropy(x, classes).item()
+    none = nn.NLLLoss(reduction="none")(x, classes)
+    assert np.array_equal(none.data, F.nll_loss(x, classes, reduction="none").data)
+    assert repr(nn.CrossEntropyLoss()) == "CrossEntropyLoss(reduction='mean')"
+
+
+# ---- float32 end to end ------------------------------------------------------------------------
+
+
+def test_float32_model_stays_float32_end_to_end():
+    tg.manual_seed(0)
+    model = nn.Sequential(
+        nn.Linear(4, 8, dtype=np.float32),
+        nn.ELU(),
+        nn.Dropout(0.2),
+        nn.Linear(8, 3, dtype="float32"),
+    )
+    assert all(p.dtype == np.float32 for p in model.parameters())
+    x = tg.Tensor(np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32))
+    assert model(x).dtype == np.float32
+    classes = np.array([0, 1, 2, 0, 1, 2])
+    losses = [
+        lambda out: F.cross_entropy(out, classes),
+        lambda out: F.cross_entropy(out, np.eye(3)[classes]),  # float64 one-hot rows
+        lambda out: F.nll_loss(F.log_softmax(out, 1), classes, weight=np.ones(3)),
+        lambda out: F.mse_loss(out, np.zeros((6, 3))),
+        lambda out: F.binary_cross_entropy_with_logits(out, np.ones((6, 3)), pos_weight=np.ones(3)),
+        lambda out: F.binary_cross_entropy(F.sigmoid(out), np.ones((6, 3)), weight=np.ones(3)),
+    ]
+    for loss_fn in losses:
+        loss = loss_fn(model(x))
+        assert loss.dtype == np.float32
+        model.zero_grad()
+        loss.backward()
+        assert all(p.grad.dtype == np.float32 for p in model.parameters())
+    mlp = nn.MLP([4, 5, 2], dtype=np.float32)
+    assert mlp(x).dtype == np.float32
+    assert nn.Linear(2, 2).weight.dtype == np.float64  # float64 by default
