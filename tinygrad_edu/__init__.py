@@ -42,6 +42,10 @@ from .graph import draw_graph
 from .tensor import Tensor, cat, matmul, maximum, minimum, stack, where
 
 from . import nn as nn  # isort: skip (tg.nn builds on the engine above)
+from . import data as data  # isort: skip (data, optim, train build on the engine and nn)
+from . import optim as optim  # isort: skip
+from . import train as train  # isort: skip
+from .serialization import load, save  # isort: skip
 
 float32 = np.float32
 float64 = np.float64
@@ -69,6 +73,7 @@ __all__ = [
     "int64",
     "is_grad_enabled",
     "linspace",
+    "load",
     "manual_seed",
     "matmul",
     "maximum",
@@ -79,6 +84,7 @@ __all__ = [
     "ones_like",
     "rand",
     "randn",
+    "save",
     "set_grad_enabled",
     "stack",
     "uniform",

@@ -1,0 +1,507 @@
+"""tg.optim: closed-form single steps, errors, state_dict checkpoints."""
+
+import numpy as np
+import pytest
+
+import tinygrad_edu as tg
+from tinygrad_edu import optim
+
+ALL = [optim.SGD, optim.Adam, optim.AdamW, optim.RMSprop, optim.Adagrad]
+
+
+def param(values, dtype=np.float64):
+    return tg.Tensor(np.array(values, dtype=dtype), requires_grad=True)
+
+
+def with_grad(p, grad):
+    p.grad = tg.Tensor(np.array(grad, dtype=p.dtype))
+    return p
+
+
+def make(cls, params, **options):
+    if cls is optim.SGD:
+        options.setdefault("lr", 0.1)
+    return cls(params, **options)
+
+
+P0 = np.array([1.0, -2.0, 0.5])
+G1 = np.array([0.5, 0.25, -4.0])
+G2 = np.array([-1.0, 0.75, 2.0])
+
+
+def two_steps(cls, **options):
+    """Run two steps with the gradients G1 then G2 from P0; return p after each step."""
+    p = param(P0)
+    opt = make(cls, [p], **options)
+    with_grad(p, G1)
+    opt.step()
+    after_one = p.data.copy()
+    with_grad(p, G2)
+    opt.step()
+    return after_one, p.data.copy()
+
+
+# ---- closed-form steps: the expected values are computed here from the formulas -----------------
+
+
+def test_sgd_plain_step_is_p_minus_lr_g():
+    one, two = two_steps(optim.SGD, lr=0.1)
+    np.testing.assert_allclose(one, P0 - 0.1 * G1, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(two, P0 - 0.1 * G1 - 0.1 * G2, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_momentum_first_buffer_is_the_gradient(nesterov):
+    mu, damp, lr, wd = 0.9, 0.0, 0.1, 0.01
+    one, two = two_steps(optim.SGD, lr=lr, momentum=mu, nesterov=nesterov, weight_decay=wd)
+    g1 = G1 + wd * P0
+    buf1 = g1  # first step: no dampening
+    p1 = P0 - lr * (g1 + mu * buf1 if nesterov else buf1)
+    g2 = G2 + wd * p1
+    buf2 = mu * buf1 + (1 - damp) * g2
+    p2 = p1 - lr * (g2 + mu * buf2 if nesterov else buf2)
+    np.testing.assert_allclose(one, p1, rtol=1e-15, atol=1e-15)
+    np.testing.assert_allclose(two, p2, rtol=1e-15, atol=1e-15)
+
+
+def test_sgd_dampening_applies_from_the_second_step():
+    one, two = two_steps(optim.SGD, lr=0.1, momentum=0.5, dampening=0.3)
+    p1 = P0 - 0.1 * G1
+    buf2 = 0.5 * G1 + 0.7 * G2
+    np.testing.assert_allclose(one, p1, rtol=1e-15)
+    np.testing.assert_allclose(two, p1 - 0.1 * buf2, rtol=1e-15)
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+@pytest.mark.parametrize("cls", [optim.Adam, optim.AdamW])
+def test_adam_two_steps_with_bias_correction(cls, amsgrad):
+    lr, b1, b2, eps, wd = 0.01, 0.8, 0.9, 1e-3, 0.1
+    one, two = two_steps(cls, lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd, amsgrad=amsgrad)
+    p, m, v, vmax = P0.copy(), 0.0, 0.0, 0.0
+    for t, g in enumerate([G1, G2], start=1):
+        if cls is optim.AdamW:
+            p = p * (1 - lr * wd)
+        else:
+            g = g + wd * p
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        vmax = np.maximum(vmax, v)
+        m_hat = m / (1 - b1**t)
+        v_hat = (vmax if amsgrad else v) / (1 - b2**t)
+        p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
+        np.testing.assert_allclose(one if t == 1 else two, p, rtol=1e-13)
+
+
+def test_adam_first_step_moves_each_weight_by_about_lr():
+    # m_hat = g and v_hat = g^2 after one step, so the update is lr * g / (|g| + eps)
+    one, _ = two_steps(optim.Adam, lr=0.01)
+    np.testing.assert_allclose(one, P0 - 0.01 * np.sign(G1), rtol=1e-7)
+
+
+@pytest.mark.parametrize("centered", [False, True])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_rmsprop_two_steps(centered, momentum):
+    lr, alpha, eps, wd = 0.01, 0.9, 1e-4, 0.05
+    one, two = two_steps(
+        optim.RMSprop,
+        lr=lr,
+        alpha=alpha,
+        eps=eps,
+        weight_decay=wd,
+        momentum=momentum,
+        centered=centered,
+    )
+    p, v, a, buf = P0.copy(), 0.0, 0.0, 0.0
+    for t, g in enumerate([G1, G2], start=1):
+        g = g + wd * p
+        v = alpha * v + (1 - alpha) * g**2
+        a = alpha * a + (1 - alpha) * g
+        denom = np.sqrt(v - a**2 if centered else v) + eps  # eps outside the square root
+        if momentum:
+            buf = momentum * buf + g / denom
+            p = p - lr * buf
+        else:
+            p = p - lr * g / denom
+        np.testing.assert_allclose(one if t == 1 else two, p, rtol=1e-13)
+
+
+def test_adagrad_two_steps_with_lr_decay_and_initial_accumulator():
+    lr, decay, init, eps, wd = 0.1, 0.5, 0.2, 1e-6, 0.01
+    one, two = two_steps(
+        optim.Adagrad,
+        lr=lr,
+        lr_decay=decay,
+        initial_accumulator_value=init,
+        eps=eps,
+        weight_decay=wd,
+    )
+    p, s = P0.copy(), init
+    for t, g in enumerate([G1, G2], start=1):
+        g = g + wd * p
+        s = s + g**2
+        p = p - lr / (1 + (t - 1) * decay) * g / (np.sqrt(s) + eps)
+        np.testing.assert_allclose(one if t == 1 else two, p, rtol=1e-13)
+
+
+# ---- behaviour shared by all optimizers ------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_gradient_is_not_modified_and_params_without_grad_are_skipped(cls):
+    a, b = param(P0), param([3.0, 4.0])
+    opt = make(cls, [a, b], weight_decay=0.1)
+    with_grad(a, G1)
+    opt.step()
+    assert not np.array_equal(a.data, P0)
+    np.testing.assert_array_equal(b.data, [3.0, 4.0])
+    np.testing.assert_array_equal(a.grad.data, G1)  # weight decay used a copy
+    assert b not in opt.state
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_float32_parameters_keep_float32_state(cls):
+    p = param(P0, np.float32)
+    opt = make(cls, [p], momentum=0.9) if cls in (optim.SGD, optim.RMSprop) else make(cls, [p])
+    for g in (G1, G2):
+        with_grad(p, g)
+        opt.step()
+    assert p.dtype == np.float32
+    arrays = [v for v in opt.state[p].values() if isinstance(v, np.ndarray)]
+    assert arrays and all(a.dtype == np.float32 for a in arrays)
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_update_is_in_place_on_the_parameter_array(cls):
+    p = param(P0)
+    before = p.data
+    opt = make(cls, [p])
+    with_grad(p, G1)
+    opt.step()
+    assert p.data is before
+    assert not np.array_equal(before, P0)
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_zero_d_parameter_held_as_numpy_scalar(cls):
+    p = tg.Tensor(1.5, requires_grad=True)
+    p.data = np.float32(1.5)  # what a reduction gives for a 0-d result
+    opt = make(cls, [p])
+    p.grad = tg.Tensor(np.float32(2.0))
+    opt.step()
+    assert p.dtype == np.float32 and p.shape == ()
+    assert p.item() < 1.5
+    p.grad = tg.Tensor(np.float32(2.0))
+    opt.step()  # the second step works on the array the first one made
+    assert p.dtype == np.float32
+
+
+def test_step_runs_under_no_grad_and_returns_closure_loss():
+    p = param(P0)
+    opt = optim.SGD([p], lr=0.1)
+    seen = []
+
+    def closure():
+        opt.zero_grad()
+        seen.append(tg.is_grad_enabled())
+        loss = (p * p).sum()
+        loss.backward()
+        return loss
+
+    loss = opt.step(closure)
+    assert seen == [True]
+    assert loss.item() == pytest.approx(np.sum(P0**2))
+    np.testing.assert_allclose(p.data, P0 - 0.1 * 2 * P0)
+    assert tg.is_grad_enabled()
+
+
+def test_zero_grad_to_none_and_to_zeros():
+    a, b = param(P0), param([1.0])
+    opt = optim.SGD([a, b], lr=0.1)
+    (a.sum() * 2 + b.sum()).backward()
+    opt.zero_grad(set_to_none=False)
+    np.testing.assert_array_equal(a.grad.data, np.zeros(3))
+    np.testing.assert_array_equal(b.grad.data, np.zeros(1))
+    opt.zero_grad()
+    assert a.grad is None and b.grad is None
+
+
+def test_param_groups_have_their_own_options():
+    a, b = param(P0), param(P0)
+    opt = optim.SGD([{"params": [a], "lr": 1.0}, {"params": [b]}], lr=0.1, momentum=0.5)
+    assert [g["lr"] for g in opt.param_groups] == [1.0, 0.1]
+    assert [g["momentum"] for g in opt.param_groups] == [0.5, 0.5]
+    with_grad(a, G1)
+    with_grad(b, G1)
+    opt.step()
+    np.testing.assert_allclose(a.data, P0 - G1)
+    np.testing.assert_allclose(b.data, P0 - 0.1 * G1)
+
+
+def test_changing_lr_in_a_param_group_takes_effect():
+    p = param(P0)
+    opt = optim.SGD([p], lr=0.1)
+    opt.param_groups[0]["lr"] = 0.5
+    with_grad(p, G1)
+    opt.step()
+    np.testing.assert_allclose(p.data, P0 - 0.5 * G1)
+
+
+def test_parameters_from_a_generator_are_kept():
+    params = [param(P0), param(P0)]
+    opt = optim.Adam(p for p in params)
+    assert opt.param_groups[0]["params"] == params
+
+
+# ---- errors ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_empty_parameter_list(cls):
+    with pytest.raises(ValueError, match="optimizer got an empty parameter list"):
+        make(cls, [])
+    with pytest.raises(ValueError, match="optimizer got an empty parameter list"):
+        make(cls, iter([]))
+
+
+def test_sgd_needs_lr():
+    with pytest.raises(TypeError, match="lr"):
+        optim.SGD([param(P0)])
+
+
+@pytest.mark.parametrize(
+    "cls, options, name",
+    [
+        (optim.SGD, {"lr": -0.1}, "lr"),
+        (optim.SGD, {"momentum": -0.9}, "momentum"),
+        (optim.SGD, {"weight_decay": -1e-4}, "weight_decay"),
+        (optim.SGD, {"dampening": -0.1}, "dampening"),
+        (optim.Adam, {"lr": -1e-3}, "lr"),
+        (optim.Adam, {"eps": -1e-8}, "eps"),
+        (optim.Adam, {"weight_decay": -0.1}, "weight_decay"),
+        (optim.Adam, {"betas": (1.0, 0.999)}, r"betas\[0\]"),
+        (optim.Adam, {"betas": (0.9, -0.1)}, r"betas\[1\]"),
+        (optim.AdamW, {"betas": (0.9, 1.5)}, r"betas\[1\]"),
+        (optim.AdamW, {"lr": float("nan")}, "lr"),
+        (optim.RMSprop, {"lr": -0.01}, "lr"),
+        (optim.RMSprop, {"alpha": -0.5}, "alpha"),
+        (optim.RMSprop, {"eps": -1.0}, "eps"),
+        (optim.RMSprop, {"momentum": -0.5}, "momentum"),
+        (optim.Adagrad, {"lr": -0.01}, "lr"),
+        (optim.Adagrad, {"lr_decay": -0.1}, "lr_decay"),
+        (optim.Adagrad, {"initial_accumulator_value": -1.0}, "initial_accumulator_value"),
+    ],
+)
+def test_invalid_options_name_the_argument(cls, options, name):
+    with pytest.raises(ValueError, match=f"invalid {name}"):
+        make(cls, [param(P0)], **options)
+
+
+def test_invalid_option_in_a_param_group():
+    with pytest.raises(ValueError, match="invalid lr"):
+        optim.SGD([{"params": [param(P0)], "lr": -1.0}], lr=0.1)
+
+
+def test_nesterov_needs_momentum_and_no_dampening():
+    with pytest.raises(ValueError, match="nesterov"):
+        optim.SGD([param(P0)], lr=0.1, nesterov=True)
+    with pytest.raises(ValueError, match="nesterov"):
+        optim.SGD([param(P0)], lr=0.1, momentum=0.9, dampening=0.1, nesterov=True)
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_parameter_that_requires_no_grad_is_named(cls):
+    frozen = tg.Tensor(np.zeros((2, 5)))
+    with pytest.raises(ValueError, match=r"parameter 1 of shape \(2, 5\) does not require grad"):
+        make(cls, [param(P0), frozen])
+
+
+def test_parameter_given_twice():
+    p = param(P0)
+    with pytest.raises(ValueError, match="more than once"):
+        optim.Adam([p, param(P0), p])
+    with pytest.raises(ValueError, match="more than once"):
+        optim.Adam([{"params": [p]}, {"params": [p]}])
+
+
+def test_non_leaf_and_non_tensor_parameters():
+    with pytest.raises(ValueError, match="not a leaf"):
+        optim.SGD([param(P0) * 2], lr=0.1)
+    with pytest.raises(TypeError, match="not a Tensor"):
+        optim.SGD([np.zeros(3)], lr=0.1)
+    with pytest.raises(TypeError, match="single Tensor"):
+        optim.SGD(param(P0), lr=0.1)
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_failed_step_updates_no_parameter(cls):
+    a, b = param(P0), param([[1.0, 2.0]])
+    opt = make(cls, [a, b])
+    with_grad(a, G1)
+    opt.step()
+    state_before = opt.state_dict()
+    a_before = a.data.copy()
+    with_grad(a, G2)
+    b.grad = tg.Tensor(np.ones(2))  # wrong shape: (2,) for a (1, 2) parameter
+    with pytest.raises(
+        ValueError, match=r"parameter 1 has shape \(1, 2\).*gradient has shape \(2,\)"
+    ):
+        opt.step()
+    np.testing.assert_array_equal(a.data, a_before)
+    np.testing.assert_array_equal(b.data, [[1.0, 2.0]])
+    assert_state_equal(opt.state_dict(), state_before)
+
+
+# ---- state_dict / load_state_dict --------------------------------------------------------------
+
+CONFIGS = [
+    (optim.SGD, {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-3}),
+    (optim.Adam, {"lr": 0.01, "amsgrad": True, "weight_decay": 1e-3}),
+    (optim.AdamW, {"lr": 0.01}),
+    (optim.RMSprop, {"lr": 0.01, "momentum": 0.5, "centered": True}),
+    (optim.Adagrad, {"lr": 0.1, "lr_decay": 0.01}),
+]
+
+
+def assert_state_equal(a, b):
+    assert a["param_groups"] == b["param_groups"]
+    assert list(a["state"]) == list(b["state"])
+    for index in a["state"]:
+        assert list(a["state"][index]) == list(b["state"][index])
+        for key, value in a["state"][index].items():
+            np.testing.assert_array_equal(value, b["state"][index][key])
+
+
+def quadratic_problem(seed=0):
+    rng = np.random.default_rng(seed)
+    params = {"w": rng.normal(size=(3, 2)), "b": rng.normal(size=2), "s": np.array(0.7)}
+    x, y = rng.normal(size=(8, 3)), rng.normal(size=(8, 2))
+
+    def train(tensors, opt, steps):
+        for _ in range(steps):
+            opt.zero_grad()
+            w, b, s = tensors
+            loss = (((x @ w + b).tanh() * s - y) ** 2).mean()
+            loss.backward()
+            opt.step()
+
+    return params, train
+
+
+@pytest.mark.parametrize("cls, options", CONFIGS, ids=lambda c: getattr(c, "__name__", ""))
+def test_resume_from_a_saved_checkpoint_is_bit_exact(cls, options, tmp_path):
+    start, train = quadratic_problem()
+    # run A: 12 steps without stopping
+    a = [param(v) for v in start.values()]
+    opt_a = cls(a, **options)
+    train(a, opt_a, 6)
+    tg.save({"params": [t.data for t in a], "optimizer": opt_a.state_dict()}, tmp_path / "ckpt")
+    train(a, opt_a, 6)
+    # run B: fresh tensors and optimizer, loaded from the checkpoint, then 6 steps
+    checkpoint = tg.load(tmp_path / "ckpt.npz")
+    b = [param(v) for v in checkpoint["params"]]
+    opt_b = cls(b, **options)
+    opt_b.load_state_dict(checkpoint["optimizer"])
+    train(b, opt_b, 6)
+    for ta, tb in zip(a, b):
+        assert np.array_equal(ta.data, tb.data)  # bit for bit
+    assert_state_equal(opt_a.state_dict(), opt_b.state_dict())
+
+
+def test_state_dict_layout_and_snapshot():
+    a, b = param(P0), param([1.0, 2.0])
+    opt = optim.Adam([{"params": [a]}, {"params": [b], "lr": 0.1}])
+    with_grad(b, [1.0, 1.0])
+    opt.step()
+    sd = opt.state_dict()
+    assert [g["params"] for g in sd["param_groups"]] == [[0], [1]]
+    assert sd["param_groups"][1]["lr"] == 0.1
+    assert list(sd["state"]) == [1]  # a has no gradient yet, so no state
+    assert sd["state"][1]["step"] == 1
+    saved = sd["state"][1]["exp_avg"].copy()
+    opt.step()
+    np.testing.assert_array_equal(sd["state"][1]["exp_avg"], saved)  # a copy, not a view
+
+
+def test_load_state_dict_restores_group_options():
+    p = param(P0)
+    opt = optim.SGD([p], lr=0.1)
+    sd = opt.state_dict()
+    sd["param_groups"][0]["lr"] = 0.7
+    opt.load_state_dict(sd)
+    assert opt.param_groups[0]["lr"] == 0.7
+    assert opt.param_groups[0]["params"][0] is p
+
+
+def test_load_state_dict_casts_state_to_the_parameter_dtype():
+    p64, p32 = param(P0), param(P0, np.float32)
+    opt64 = optim.Adam([p64])
+    with_grad(p64, G1)
+    opt64.step()
+    opt32 = optim.Adam([p32])
+    opt32.load_state_dict(opt64.state_dict())
+    assert opt32.state[p32]["exp_avg"].dtype == np.float32
+
+
+def _invalid_state_dicts():
+    a, b = param(P0), param([[1.0, 2.0]])
+    opt = optim.Adam([a, b], lr=0.01)
+    with_grad(a, G1)
+    with_grad(b, [[1.0, 1.0]])
+    opt.step()
+    good = opt.state_dict()
+
+    def edited(edit):
+        sd = {
+            "state": {i: dict(s) for i, s in good["state"].items()},
+            "param_groups": [dict(g) for g in good["param_groups"]],
+        }
+        edit(sd)
+        return sd
+
+    def wrong_shape(sd):
+        sd["state"][1]["exp_avg"] = np.zeros((2, 1))
+
+    def two_groups(sd):
+        sd["param_groups"].append(dict(sd["param_groups"][0]))
+
+    def one_param(sd):
+        sd["param_groups"][0]["params"] = [0]
+
+    def sgd_options(sd):
+        del sd["param_groups"][0]["betas"]
+        sd["param_groups"][0]["momentum"] = 0.9
+
+    def unknown_buffer(sd):
+        sd["state"][0]["momentum_buffer"] = np.zeros(3)
+
+    def unknown_index(sd):
+        sd["state"][5] = sd["state"][0]
+
+    cases = {
+        "state 'exp_avg' of parameter 1 has shape \\(2, 1\\)": wrong_shape,
+        "2 parameter groups": two_groups,
+        "group 0 of the state has 1 parameters": one_param,
+        "options do not match": sgd_options,
+        "unknown entries": unknown_buffer,
+        "parameter 5": unknown_index,
+        'keys "state" and "param_groups"': lambda sd: sd.pop("state"),
+    }
+    return [(message, edited(edit)) for message, edit in cases.items()]
+
+
+@pytest.mark.parametrize("message, bad", _invalid_state_dicts())
+def test_invalid_load_state_dict_changes_nothing(message, bad):
+    a, b = param(P0), param([[1.0, 2.0]])
+    opt = optim.Adam([a, b], lr=0.5)
+    with_grad(a, G2)
+    opt.step()
+    before = opt.state_dict()
+    with pytest.raises(ValueError, match=message):
+        opt.load_state_dict(bad)
+    assert_state_equal(opt.state_dict(), before)
+    assert opt.param_groups[0]["lr"] == 0.5
+
+
+def test_repr_lists_the_options():
+    text = repr(optim.RMSprop([param(P0)], lr=0.5, centered=True))
+    assert text.startswith("RMSprop (") and "lr: 0.5" in text and "centered: True" in text
