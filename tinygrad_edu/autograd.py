@@ -74,10 +74,18 @@ class _GradModeContext:
         if not callable(func):
             raise TypeError(f"{type(self).__name__}() used as a decorator needs a function")
 
+        mode = self._mode
+
+        # The previous mode lives in a local variable of each call, not on ``self``: calls of
+        # one decorated function from several threads (or recursive calls) stay independent.
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with self:
+            previous = _state.grad_enabled
+            _state.grad_enabled = mode
+            try:
                 return func(*args, **kwargs)
+            finally:
+                _state.grad_enabled = previous
 
         return wrapper
 
@@ -106,12 +114,25 @@ class set_grad_enabled(_GradModeContext):
     def __init__(self, mode: bool) -> None:
         super().__init__()
         self._mode = bool(mode)
-        self._before_call = _state.grad_enabled
+        self._before_call: bool | None = _state.grad_enabled
         _state.grad_enabled = self._mode
 
     def __enter__(self) -> None:
+        if self._before_call is None:  # a later ``with`` of the same object
+            super().__enter__()
+            return
+        # ``with set_grad_enabled(m):`` the call already switched the mode; exit restores
+        # the mode from before the call.
         self._previous.append(self._before_call)
+        self._before_call = None
         _state.grad_enabled = self._mode
+
+    def __call__(self, func: Callable) -> Callable:
+        # As a decorator the mode applies only inside ``func``: undo the switch of the call.
+        if self._before_call is not None:
+            _state.grad_enabled = self._before_call
+            self._before_call = None
+        return super().__call__(func)
 
 
 class module_scope:
@@ -331,6 +352,7 @@ def run_backward(
         grads[key] = grads[key] + grad if key in grads else grad
     wanted = None if inputs is None else {id(t) for t in inputs}
     results: dict[int, Any] = {}
+    to_accumulate: list[tuple[Tensor, Any]] = []
     with set_grad_enabled(create_graph):
         for node in reversed(order):
             grad = grads.pop(id(node), None)
@@ -339,15 +361,18 @@ def run_backward(
             if wanted is not None and id(node) in wanted:
                 results[id(node)] = grad
             ctx = node.grad_fn
-            if ctx is None:
-                if wanted is None:
-                    _accumulate_leaf_grad(node, grad, create_graph)
-                continue
-            if node._retains_grad and wanted is None:
-                _accumulate_leaf_grad(node, grad, create_graph)
-            _propagate(node, ctx, grad, grads, create_graph)
-            if not retain_graph:
-                ctx.release()
+            if wanted is None and (ctx is None or node._retains_grad):
+                to_accumulate.append((node, grad))
+            if ctx is not None:
+                _propagate(node, ctx, grad, grads, create_graph)
+        # Only once the whole walk has succeeded: a backward that raises half-way leaves every
+        # .grad as it was and the graph intact.
+        for node, grad in to_accumulate:
+            _accumulate_leaf_grad(node, grad, create_graph)
+    if not retain_graph:
+        for node in order:
+            if node.grad_fn is not None:
+                node.grad_fn.release()
     return results
 
 
