@@ -209,14 +209,14 @@ def fit(
 
     tqdm = _tqdm() if progress else None
     was_training = model.training
+    bar = None
     try:
         for epoch in range(1, epochs + 1):
             model.train()
-            batches: Iterable = train_loader
             if tqdm is not None:
-                batches = tqdm(train_loader, desc=f"Epoch {epoch}/{epochs}", leave=True)
+                bar = tqdm(total=_length(train_loader), desc=f"Epoch {epoch}/{epochs}")
             totals = _Totals(metric_fns)
-            for batch in batches:
+            for batch in train_loader:
                 *inputs, target = batch
                 optimizer.zero_grad()
                 output = model(*inputs)
@@ -225,17 +225,18 @@ def fit(
                 loss.backward()
                 optimizer.step()
                 totals.add(loss, output, target)
-                if tqdm is not None:
-                    batches.set_postfix(loss=f"{totals.mean()['loss']:.4g}")
+                if bar is not None:
+                    bar.set_postfix(loss=f"{totals.mean()['loss']:.4g}", refresh=False)
+                    bar.update()
             results = totals.mean("train_loader")
             if val_loader is not None:
                 val = evaluate(model, loss_fn, val_loader, metric_fns)
                 results.update({f"val_{k}": v for k, v in val.items()})
             for key, value in results.items():
                 history.history[key].append(value)
-            if tqdm is not None:
-                batches.set_postfix({k: f"{v:.4g}" for k, v in results.items()})
-                batches.close()
+            if bar is not None:
+                bar.set_postfix({k: f"{v:.4g}" for k, v in results.items()})
+                bar.close()
             elif progress:
                 line = " - ".join(f"{k}: {v:.4g}" for k, v in results.items())
                 print(f"Epoch {epoch}/{epochs}: {line}", flush=True)
@@ -244,6 +245,8 @@ def fit(
             ):
                 break
     finally:
+        if bar is not None:
+            bar.close()  # closing twice is harmless; this covers an exception mid-epoch
         model.train(was_training)
     if early_stopping is not None and early_stopping.best_state is not None:
         model.load_state_dict(early_stopping.best_state)
@@ -326,12 +329,15 @@ def _metric_functions(metrics: Sequence[str] | Mapping[str, Metric] | None) -> d
     return result
 
 
-def _check_not_empty(loader: Any, what: str) -> None:
+def _length(loader: Any) -> int | None:
     try:
-        n = len(loader)
+        return len(loader)
     except TypeError:
-        return  # an iterable without len(): checked once it has been iterated
-    if n == 0:
+        return None
+
+
+def _check_not_empty(loader: Any, what: str) -> None:
+    if _length(loader) == 0:  # an iterable without len() is checked once it has been iterated
         raise ValueError(f"{what} yields no batches (is the dataset smaller than batch_size?)")
 
 
