@@ -367,7 +367,7 @@ def test_shape_errors_name_both_shapes():
     with pytest.raises(ValueError, match=r"\(2, 3\).*\(2, 4\)"):
         F.cross_entropy(tg.zeros((2, 3)), np.zeros((2, 4)))
     with pytest.raises(ValueError, match=r"\(N, C\)"):
-        F.cross_entropy(tg.zeros(3), [0])
+        F.cross_entropy(tg.zeros((2, 3, 4)), [0, 1])
     with pytest.raises(ValueError, match="Linear.*3.*\\(2, 4\\)"):
         nn.Linear(3, 2)(tg.zeros((2, 4)))
 

@@ -159,6 +159,27 @@ def test_saturated_bce_values_match_pytorch_and_gradients_stay_finite():
     assert loss.item() == theirs.item() == pytest.approx(100.0)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_single_sample_cross_entropy_and_nll_match_pytorch(reduction):
+    x = np.random.default_rng(8).normal(size=4)
+    probs = np.array([0.1, 0.2, 0.3, 0.4])
+    assert_same(
+        lambda a: F.cross_entropy(a, 2, reduction=reduction),
+        lambda a: TF.cross_entropy(a, torch.tensor(2), reduction=reduction),
+        [x],
+    )
+    assert_same(
+        lambda a, b: F.cross_entropy(a, b, reduction=reduction),
+        lambda a, b: TF.cross_entropy(a, b, reduction=reduction),
+        [x, probs],
+    )
+    assert_same(
+        lambda a: F.nll_loss(a, 1, reduction=reduction),
+        lambda a: TF.nll_loss(a, torch.tensor(1), reduction=reduction),
+        [x],
+    )
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     n=st.integers(1, 6),

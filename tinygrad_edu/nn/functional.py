@@ -253,8 +253,19 @@ def _class_indices(loss: str, input: Tensor, target: Any) -> np.ndarray:
 def _check_logits(loss: str, input: Tensor) -> None:
     if input.ndim != 2:
         raise ValueError(
-            f"{loss}: input must have shape (N, C) (batch, classes), got shape {input.shape}"
+            f"{loss}: input must have shape (N, C) (batch, classes) or (C,) (one sample), "
+            f"got shape {input.shape}"
         )
+
+
+def _one_sample(loss_fn: Any, input: Tensor, target: Any, weight: Any, reduction: str) -> Tensor:
+    """A single sample, input (C,) with a class index or (C,) probabilities, as a batch of 1."""
+    if isinstance(target, Tensor):
+        target = target.reshape((1,) + target.shape)
+    else:
+        target = np.asarray(target)[None]
+    loss = loss_fn(input.reshape(1, -1), target, weight, reduction)
+    return loss.reshape(()) if reduction == "none" else loss
 
 
 def _class_weight(loss: str, weight: Any, input: Tensor) -> Tensor:
@@ -269,9 +280,12 @@ def _class_weight(loss: str, weight: Any, input: Tensor) -> Tensor:
 
 def nll_loss(input: Tensor, target: Any, weight: Any = None, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood: -input[i, target[i]] for log-probabilities input (N, C) and
-    class indices target (N,). With class weights w the mean is sum(w_y * l) / sum(w_y)."""
+    class indices target (N,) (or input (C,) and one index). With class weights w the mean
+    is sum(w_y * l) / sum(w_y)."""
     _check_reduction("nll_loss", reduction)
     input = _tensor(input)
+    if input.ndim == 1:
+        return _one_sample(nll_loss, input, target, weight, reduction)
     _check_logits("nll_loss", input)
     indices = _class_indices("nll_loss", input, target)
     loss = -input[np.arange(input.shape[0]), indices]
@@ -286,11 +300,14 @@ def cross_entropy(
     input: Tensor, target: Any, weight: Any = None, reduction: str = "mean"
 ) -> Tensor:
     """Cross-entropy of logits input (N, C) against either class indices (N,) of an integer
-    dtype, or class probabilities (N, C) of a float dtype (one-hot rows are a special case):
+    dtype, or class probabilities (N, C) of a float dtype (one-hot rows are a special case);
+    a single sample may be given as input (C,) with one index or (C,) probabilities:
     -sum_c y_c log softmax(x)_c per row. Goes through log_softmax, so it is finite for any
     logits. With class weights w: indices take a weighted mean, probabilities a mean over N."""
     _check_reduction("cross_entropy", reduction)
     input = _tensor(input)
+    if input.ndim == 1:
+        return _one_sample(cross_entropy, input, target, weight, reduction)
     _check_logits("cross_entropy", input)
     kind = target.dtype.kind if isinstance(target, Tensor) else np.asarray(target).dtype.kind
     if kind in "iu":

@@ -285,14 +285,14 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        lines = self.extra_repr().split("\n") if self.extra_repr() else []
+        extra = self.extra_repr()
+        if not self._modules:
+            return f"{type(self).__name__}({extra})"
+        lines = extra.split("\n") if extra else []
         for name, module in self._modules.items():
             text = repr(module).replace("\n", "\n  ")
             lines.append(f"({name}): {text}")
-        name = type(self).__name__
-        if not self._modules:
-            return f"{name}({self.extra_repr()})"
-        return f"{name}(\n  " + "\n  ".join(lines) + "\n)"
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
 
 
 def _check_module(module: Any, where: str) -> Module:
