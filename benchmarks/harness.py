@@ -1,0 +1,95 @@
+"""Timing, agreement checks and reporting shared by every workload.
+
+A *contestant* is a function ``make(setup) -> step``: it builds its network from the workload's
+shared initial weights and data, and returns ``step()``, which runs one training step (forward,
+loss, backward, update) and returns the loss before the update as a float. Because every
+contestant starts from the same weights, their losses after a few steps must agree: a fast
+wrong answer cannot win.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+Step = Callable[[], float]
+Contestant = Callable[[Any], Step]
+
+
+@dataclass
+class Timing:
+    """Seconds per step of one contestant on one workload."""
+
+    workload: str
+    contestant: str
+    times: list[float] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+    @property
+    def best(self) -> float:
+        return min(self.times)
+
+    @property
+    def worst(self) -> float:
+        return max(self.times)
+
+
+def time_steps(step: Step, repeats: int, warmup: int = 1) -> tuple[list[float], list[float]]:
+    """Run ``warmup`` untimed steps, then ``repeats`` timed ones; return (times, losses)."""
+    losses = [step() for _ in range(warmup)]
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        loss = step()
+        times.append(time.perf_counter() - start)
+        losses.append(loss)
+    return times, losses
+
+
+def check_agreement(
+    workload: str, trajectories: dict[str, list[float]], reference: str, rtol: float
+) -> list[str]:
+    """Compare each contestant's losses with the reference contestant's, step by step.
+    Returns a list of disagreements (empty when all agree)."""
+    problems = []
+    expected = trajectories[reference]
+    for name, losses in trajectories.items():
+        for i, (a, b) in enumerate(zip(losses, expected)):
+            if not abs(a - b) <= rtol * max(abs(b), 1e-12):
+                problems.append(
+                    f"{workload}: {name} disagrees with {reference} at step {i}: "
+                    f"loss {a!r} vs {b!r}"
+                )
+                break
+    return problems
+
+
+def peak_memory(make: Contestant, setup: Any) -> int:
+    """Peak bytes allocated (NumPy arrays included) during one step, after one warm-up."""
+    step = make(setup)
+    step()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        step()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak
+
+
+def format_seconds(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.1f} us"

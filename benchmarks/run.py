@@ -1,0 +1,149 @@
+"""Benchmark the source documents' networks: tinygrad_edu against hand-written NumPy, and
+against PyTorch (CPU) and micrograd where they are installed.
+
+    python benchmarks/run.py                      # every workload
+    python benchmarks/run.py --only W1 W3         # some of them
+    python benchmarks/run.py --json results.json  # also write the numbers
+    python benchmarks/run.py --check              # one step each: do the contestants agree?
+
+For each workload it first runs a few steps of every contestant from the same weights and checks
+that their losses agree, then times each contestant's steps and prints the median, min and max
+per step, the ratios of medians, and whether each target ratio is met. Quote ratios, not seconds:
+they are what carries over between machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import Timing, check_agreement, format_seconds, peak_memory, time_steps  # noqa: E402
+from workloads import Workload, all_workloads  # noqa: E402
+
+AGREEMENT_STEPS = 3
+AGREEMENT_RTOL = 1e-6
+
+
+def agreement(workload: Workload, setup: object, steps: int) -> list[str]:
+    trajectories = {name: [] for name in workload.contestants}
+    for name, make in workload.contestants.items():
+        step = make(setup)
+        trajectories[name] = [step() for _ in range(steps)]
+    return check_agreement(workload.name, trajectories, "numpy", AGREEMENT_RTOL)
+
+
+def run_workload(workload: Workload, repeats: int | None) -> dict:
+    setup = workload.setup()
+    problems = agreement(workload, setup, AGREEMENT_STEPS)
+    timings = {}
+    for name, make in workload.contestants.items():
+        times, losses = time_steps(make(setup), repeats or workload.repeats)
+        timings[name] = Timing(workload.name, name, times, losses)
+    result = {
+        "workload": workload.name,
+        "title": workload.title,
+        "disagreements": problems,
+        "contestants": {},
+    }
+    for name, t in timings.items():
+        result["contestants"][name] = {
+            "median_s": t.median,
+            "min_s": t.best,
+            "max_s": t.worst,
+            "steps": len(t.times),
+        }
+    result["targets"] = []
+    for contestant, reference, limit in workload.targets:
+        if contestant in timings and reference in timings:
+            ratio = timings[contestant].median / timings[reference].median
+            result["targets"].append(
+                {
+                    "contestant": contestant,
+                    "reference": reference,
+                    "limit": limit,
+                    "ratio": ratio,
+                    "met": ratio <= limit,
+                }
+            )
+    if workload.name == "W1":
+        peaks = {
+            name: peak_memory(workload.contestants[name], setup)
+            for name in ("numpy", "tinygrad_edu")
+        }
+        ratio = peaks["tinygrad_edu"] / peaks["numpy"]
+        result["peak_memory_bytes"] = peaks
+        result["targets"].append(
+            {
+                "contestant": "tinygrad_edu",
+                "reference": "numpy",
+                "limit": 1.2,
+                "ratio": ratio,
+                "met": ratio <= 1.2,
+                "what": "peak memory",
+            }
+        )
+    return result
+
+
+def print_result(result: dict) -> None:
+    print(f"\n{result['workload']}: {result['title']}")
+    contestants = result["contestants"]
+    reference = contestants.get("numpy")
+    print(f"  {'contestant':<26}{'median':>12}{'min':>12}{'max':>12}{'x NumPy':>10}")
+    for name, c in contestants.items():
+        ratio = f"{c['median_s'] / reference['median_s']:.2f}" if reference else "-"
+        print(
+            f"  {name:<26}{format_seconds(c['median_s']):>12}{format_seconds(c['min_s']):>12}{format_seconds(c['max_s']):>12}{ratio:>10}"
+        )
+    for target in result["targets"]:
+        what = target.get("what", "median time")
+        verdict = "met" if target["met"] else "NOT met"
+        print(
+            f"  target: {target['contestant']} / {target['reference']} {what} = {target['ratio']:.2f} (at most {target['limit']}): {verdict}"
+        )
+    for problem in result["disagreements"]:
+        print(f"  DISAGREEMENT: {problem}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="*", help="workload names, e.g. W1 W3")
+    parser.add_argument(
+        "--repeats", type=int, help="timed steps per contestant (default: per workload)"
+    )
+    parser.add_argument("--json", help="write the results to this JSON file")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="only check that the contestants agree (two steps each, untimed)",
+    )
+    args = parser.parse_args(argv)
+    workloads = [w for w in all_workloads() if not args.only or w.name in args.only]
+    failures = 0
+    if args.check:
+        for workload in workloads:
+            problems = agreement(workload, workload.setup(), 2)
+            print(
+                f"{workload.name}: {len(workload.contestants)} contestants, {'agree' if not problems else problems}"
+            )
+            failures += bool(problems)
+        return 1 if failures else 0
+    print(f"Python {platform.python_version()} on {platform.machine()}; medians per step")
+    results = []
+    for workload in workloads:
+        result = run_workload(workload, args.repeats)
+        print_result(result)
+        results.append(result)
+        failures += bool(result["disagreements"])
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
