@@ -507,4 +507,11 @@ def test_float32_model_stays_float32_end_to_end():
         assert all(p.grad.dtype == np.float32 for p in model.parameters())
     mlp = nn.MLP([4, 5, 2], dtype=np.float32)
     assert mlp(x).dtype == np.float32
+    # float64 or integer data into a float32 model: converted at the first layer
+    x64 = tg.Tensor(x.data.astype(np.float64), requires_grad=True)
+    out = mlp(x64)
+    assert out.dtype == np.float32
+    out.sum().backward()
+    assert x64.grad.dtype == np.float64
+    assert mlp(tg.Tensor(np.ones((2, 4), dtype=np.int64))).dtype == np.float32
     assert nn.Linear(2, 2).weight.dtype == np.float64  # float64 by default

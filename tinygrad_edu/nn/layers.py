@@ -20,7 +20,8 @@ class Linear(Module):
     x (..., in_features) -> y (..., out_features). ``weight`` has shape
     (out_features, in_features) and ``bias`` (out_features,), PyTorch's layout and default
     initialisation: both drawn from U(-1/sqrt(in_features), 1/sqrt(in_features)).
-    ``dtype`` is float64 unless given (float32 for a float32 model).
+    ``dtype`` is float64 unless given (float32 for a float32 model); an input of another
+    dtype (integers, or float64 data for a float32 layer) is converted to it.
     """
 
     def __init__(
@@ -55,6 +56,8 @@ class Linear(Module):
                 f"Linear(in_features={self.in_features}): the input's last dimension must be "
                 f"{self.in_features}, got input of shape {shape}"
             )
+        if x.dtype != self.weight.dtype:  # a float32 model stays float32 for any input
+            x = x.astype(self.weight.dtype)
         out = x @ self.weight.T
         return out if self.bias is None else out + self.bias
 
