@@ -515,3 +515,15 @@ def test_float32_model_stays_float32_end_to_end():
     assert x64.grad.dtype == np.float64
     assert mlp(tg.Tensor(np.ones((2, 4), dtype=np.int64))).dtype == np.float32
     assert nn.Linear(2, 2).weight.dtype == np.float64  # float64 by default
+
+
+def test_losses_and_layers_can_be_differentiated_twice():
+    rng = np.random.default_rng(8)
+    x = leaf(rng.normal(size=(3, 4)))
+    p = leaf(rng.uniform(0.1, 0.9, size=(3, 4)))
+    y = np.full((3, 4), 0.3)
+    assert tg.gradgradcheck(lambda a: F.cross_entropy(a, np.array([0, 3, 1])), [x])
+    assert tg.gradgradcheck(lambda a: F.binary_cross_entropy_with_logits(a, y), [x])
+    assert tg.gradgradcheck(lambda a: F.binary_cross_entropy(a, y), [p])
+    model = nn.MLP([4, 3, 2], activation="tanh")
+    assert tg.gradgradcheck(lambda a: F.mse_loss(model(a), np.zeros((3, 2))), [x])
