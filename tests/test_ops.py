@@ -392,6 +392,18 @@ CASES = [
         unary(away_from(0.5)),
     ),
     Case(
+        "minimum_number",
+        lambda x: tg.minimum(x, 0.5),
+        lambda x: np.minimum(x, 0.5),
+        unary(away_from(0.5)),
+    ),
+    Case(
+        "where_number",
+        lambda x: tg.where(x.data > 0, x, 0.0),
+        lambda x: np.where(x > 0, x, 0.0),
+        unary(),
+    ),
+    Case(
         "where",
         lambda a, b, condition: tg.where(condition, a, b),
         lambda a, b, condition: np.where(condition, a, b),

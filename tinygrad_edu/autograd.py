@@ -395,7 +395,14 @@ def _propagate(node: Tensor, ctx: Context, grad: Any, grads: dict, create_graph:
     for parent, parent_grad in zip(parents, input_grads):
         if parent is None or parent_grad is None or not parent.requires_grad:
             continue
-        parent_grad = sum_to_shape(parent_grad, parent.shape)
+        try:
+            parent_grad = sum_to_shape(parent_grad, parent.shape)
+        except ValueError:
+            raise RuntimeError(
+                f"{ctx.name}.backward returned a gradient of shape {np.shape(parent_grad)} for "
+                f"an input of shape {parent.shape}: it must have the input's shape (or one "
+                "that broadcasts to the output's shape)"
+            ) from None
         if parent_grad.dtype != parent.dtype:
             parent_grad = parent_grad.astype(parent.dtype)
         key = id(parent)

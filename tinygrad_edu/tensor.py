@@ -386,6 +386,8 @@ class Tensor:
         return ops.Max.apply(self, _axes("max", axis, self.ndim), keepdims)
 
     def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Smallest value, min(x) = -max(-x); ties share the gradient equally."""
+        _axes("min", axis, self.ndim)  # so that an error names min
         return -((-self).max(axis, keepdims))
 
     def var(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
@@ -397,7 +399,7 @@ class Tensor:
     def std(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
         """sqrt(var). Where all values are equal (var = 0) the gradient is 0, as in PyTorch,
         instead of sqrt's 1/(2*0): there std is computed as sqrt(var + 1) * 0."""
-        var = self.var(axis, keepdims, ddof)
+        var = self.var(_axes("std", axis, self.ndim), keepdims, ddof)
         zero = var.data == 0
         if not zero.any():
             return var.sqrt()
@@ -419,12 +421,18 @@ class Tensor:
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         """x - logsumexp(x) along ``axis``: log-probabilities without overflow or log(0)."""
-        return self - self.logsumexp(axis, keepdims=True)
+        return self - self.logsumexp(_axes("log_softmax", axis, self.ndim), keepdims=True)
 
     def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        """Index of the largest value (of the flattened tensor when axis is None)."""
+        if axis is not None:
+            (axis,) = _axes("argmax", axis, self.ndim)
         return Tensor._from_op(np.argmax(self.data, axis=axis, keepdims=keepdims), None)
 
     def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        """Index of the smallest value (of the flattened tensor when axis is None)."""
+        if axis is not None:
+            (axis,) = _axes("argmin", axis, self.ndim)
         return Tensor._from_op(np.argmin(self.data, axis=axis, keepdims=keepdims), None)
 
     # ---- shapes ----------------------------------------------------------------------------
@@ -570,8 +578,12 @@ def maximum(a: Any, b: Any) -> Tensor:
 
 
 def minimum(a: Any, b: Any) -> Tensor:
-    """Elementwise minimum, min(a, b) = -max(-a, -b)."""
-    return -maximum(-_tensor(a), -_tensor(b))
+    """Elementwise minimum, min(a, b) = -max(-a, -b); ties share the gradient as in maximum."""
+    a, b = _operand_or_raise(a), _operand_or_raise(b)
+    try:
+        return -maximum(-a, -b)
+    except ValueError:
+        raise ops._shapes_error("minimum", _plain(a), _plain(b)) from None
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
@@ -685,7 +697,12 @@ def _axes(op: str, axis: Axis, ndim: int, unique: bool = True) -> tuple[int, ...
     """Normalise an axis argument to a tuple of non-negative ints, checking the range."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if isinstance(axis, (int, np.integer)):
+        axes = (axis,)
+    elif isinstance(axis, (tuple, list)):
+        axes = tuple(axis)
+    else:
+        raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
     result = []
     for a in axes:
         if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
