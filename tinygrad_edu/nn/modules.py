@@ -127,6 +127,7 @@ class Module:
         """``setattr(self, name, param)`` for a name known only at run time."""
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: {name!r} must be an nn.Parameter or None")
+        self._modules.pop(name, None)
         self._parameters[name] = param
         object.__setattr__(self, name, param)
 
