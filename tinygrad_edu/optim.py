@@ -13,7 +13,9 @@ defaults, so that what you learn carries over unchanged::
 In the formulas below ``g`` is the gradient of one parameter ``p``, ``t`` counts the steps
 (1, 2, ...), and all operations are elementwise. An update is not part of any graph: it runs
 under ``tg.no_grad()`` and changes ``p.data`` in place with NumPy (there is nothing to
-differentiate, so nothing is derived by hand here). Its state (momentum buffers, running
+differentiate, so nothing is derived by hand here). Long formulas are split into steps that
+update a temporary in place (``update *= lr``) so that each step allocates as few arrays as
+possible; on the NumPy scalars of 0-d parameters the same lines simply rebind the name. Its state (momentum buffers, running
 averages) has the parameter's shape and dtype, so float32 models stay float32.
 
 Parameter groups work as in PyTorch: pass a list of dicts, each with ``"params"`` and any
@@ -280,6 +282,13 @@ class Optimizer:
         return "\n".join(lines) + "\n)"
 
 
+def _plus_scaled(g: np.ndarray, c: float, x: np.ndarray) -> np.ndarray:
+    """g + c x as a new array (one temporary instead of two)."""
+    result = x * c
+    result += g
+    return result
+
+
 def _is_writable(data: Any) -> bool:
     return isinstance(data, np.ndarray) and data.flags.writeable
 
@@ -341,7 +350,7 @@ class SGD(Optimizer):
     def _update(self, p: Tensor, g: np.ndarray, group: dict, state: dict) -> None:
         lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
         if weight_decay != 0:
-            g = g + weight_decay * p.data  # a new array: p.grad itself stays unchanged
+            g = _plus_scaled(g, weight_decay, p.data)  # a new array: p.grad stays unchanged
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
@@ -350,7 +359,7 @@ class SGD(Optimizer):
                 buf *= momentum
                 dampening = group["dampening"]
                 buf += g if dampening == 0 else (1 - dampening) * g
-            g = g + momentum * buf if group["nesterov"] else buf
+            g = _plus_scaled(g, momentum, buf) if group["nesterov"] else buf
         p.data -= lr * g
 
 
@@ -407,17 +416,25 @@ class Adam(Optimizer):
             if self._decoupled:
                 p.data *= 1 - lr * weight_decay  # AdamW: shrink the weights directly
             else:
-                g = g + weight_decay * p.data  # Adam: L2 penalty added to the gradient
+                g = _plus_scaled(g, weight_decay, p.data)  # Adam: L2 penalty in the gradient
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        m += (1 - beta1) * (g - m)  # = β1 m + (1 - β1) g
+        delta = g - m
+        delta *= 1 - beta1
+        m += delta  # m = β1 m + (1 - β1) g
+        square = g * (1 - beta2)
+        square *= g
         v *= beta2
-        v += (1 - beta2) * g * g
+        v += square  # v = β2 v + (1 - β2) g²
         if group["amsgrad"]:
             v = state["max_exp_avg_sq"]
             np.maximum(v, state["exp_avg_sq"], out=v)
         step_size = lr / (1 - beta1**t)
-        denom = np.sqrt(v) / (1 - beta2**t) ** 0.5 + eps
-        p.data -= step_size * (m / denom)
+        denom = np.sqrt(v)
+        denom /= (1 - beta2**t) ** 0.5
+        denom += eps
+        update = m / denom
+        update *= step_size
+        p.data -= update
 
 
 class AdamW(Adam):
@@ -494,23 +511,30 @@ class RMSprop(Optimizer):
             state["momentum_buffer"] = np.zeros_like(p.data)
         state["step"] += 1
         if weight_decay != 0:
-            g = g + weight_decay * p.data
+            g = _plus_scaled(g, weight_decay, p.data)
+        square = g * (1 - alpha)
+        square *= g
         square_avg = state["square_avg"]
         square_avg *= alpha
-        square_avg += (1 - alpha) * g * g
+        square_avg += square  # v = α v + (1 - α) g²
         if group["centered"]:
             grad_avg = state["grad_avg"]
-            grad_avg += (1 - alpha) * (g - grad_avg)  # = α a + (1 - α) g
-            denom = np.sqrt(square_avg - grad_avg * grad_avg) + eps
+            delta = g - grad_avg
+            delta *= 1 - alpha
+            grad_avg += delta  # a = α a + (1 - α) g
+            denom = np.sqrt(square_avg - grad_avg * grad_avg)
         else:
-            denom = np.sqrt(square_avg) + eps
+            denom = np.sqrt(square_avg)
+        denom += eps
         if momentum > 0:
             buf = state["momentum_buffer"]
             buf *= momentum
             buf += g / denom
             p.data -= lr * buf
         else:
-            p.data -= lr * (g / denom)
+            update = g / denom
+            update *= lr
+            p.data -= update
 
 
 class Adagrad(Optimizer):
@@ -556,7 +580,11 @@ class Adagrad(Optimizer):
             state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
         state["step"] += 1
         if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p.data
+            g = _plus_scaled(g, group["weight_decay"], p.data)
         lr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         state["sum"] += g * g
-        p.data -= lr * (g / (np.sqrt(state["sum"]) + group["eps"]))
+        denom = np.sqrt(state["sum"])
+        denom += group["eps"]
+        update = g / denom
+        update *= lr
+        p.data -= update
