@@ -163,3 +163,43 @@ def test_model_predicts_bit_identically_in_a_new_process(tmp_path):
     predicted = np.load(tmp_path / "y.npy")
     assert predicted.dtype == expected.dtype
     assert np.array_equal(predicted, expected)  # bit for bit
+
+
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [
+        lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True),
+        lambda ps: optim.Adam(ps, lr=0.01, amsgrad=True),
+        lambda ps: optim.RMSprop(ps, lr=0.01, momentum=0.5, centered=True),
+    ],
+    ids=["SGD", "Adam", "RMSprop"],
+)
+def test_model_and_optimizer_checkpoint_resumes_bit_exactly(make_optimizer, tmp_path):
+    from tinygrad_edu.data import DataLoader, TensorDataset
+
+    rng = np.random.default_rng(0)
+    data = TensorDataset(rng.normal(size=(24, 3)), rng.normal(size=(24, 1)))
+    loader = DataLoader(data, batch_size=8)
+
+    def new_model(seed):
+        tg.manual_seed(seed)
+        return nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 1))
+
+    def train(model, opt, epochs):
+        tg.train.fit(model, nn.functional.mse_loss, opt, loader, epochs, progress=False)
+
+    model = new_model(0)
+    opt = make_optimizer(model.parameters())
+    train(model, opt, 3)
+    checkpoint = {"model": model.state_dict(), "optimizer": opt.state_dict()}
+    tg.save(checkpoint, tmp_path / "checkpoint")
+    train(model, opt, 3)  # the run that never stopped
+
+    resumed = new_model(1)  # other initial weights, replaced by the checkpoint's
+    resumed_opt = make_optimizer(resumed.parameters())
+    loaded = tg.load(tmp_path / "checkpoint")
+    resumed.load_state_dict(loaded["model"])
+    resumed_opt.load_state_dict(loaded["optimizer"])
+    train(resumed, resumed_opt, 3)
+    for (name, a), b in zip(model.state_dict().items(), resumed.state_dict().values()):
+        assert np.array_equal(a, b), name  # bit for bit
