@@ -474,6 +474,9 @@ def _invalid_state_dicts():
     def unknown_buffer(sd):
         sd["state"][0]["momentum_buffer"] = np.zeros(3)
 
+    def missing_buffer(sd):
+        sd["state"][0] = {"step": 1, "exp_avg": np.zeros(3)}
+
     def unknown_index(sd):
         sd["state"][5] = sd["state"][0]
 
@@ -482,7 +485,8 @@ def _invalid_state_dicts():
         "2 parameter groups": two_groups,
         "group 0 of the state has 1 parameters": one_param,
         "options do not match": sgd_options,
-        "unknown entries": unknown_buffer,
+        r"unknown entries \['momentum_buffer'\]": unknown_buffer,
+        r"lacks \['exp_avg_sq'\]": missing_buffer,
         "parameter 5": unknown_index,
         'keys "state" and "param_groups"': lambda sd: sd.pop("state"),
     }

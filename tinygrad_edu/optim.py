@@ -43,10 +43,11 @@ class Optimizer:
 
     A subclass defines ``_check_options(group)`` and ``_update(p, g, group, state)``, which
     changes ``p.data`` in place given the gradient array ``g``, and lists in ``_state_names``
-    the entries its per-parameter state may hold.
+    the entries its per-parameter state may hold (the first ``_required`` of them always).
     """
 
     _state_names: tuple[str, ...] = ()
+    _required = 0
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict) -> None:
         self.defaults = defaults
@@ -94,9 +95,9 @@ class Optimizer:
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         offset = sum(len(g["params"]) for g in self.param_groups)
         for i, p in enumerate(params):
-            where = f"parameter {offset + i}" + (
-                f" ({p.name!r})" if getattr(p, "name", None) else ""
-            )
+            where = f"parameter {offset + i}"
+            if getattr(p, "name", None):
+                where += f" ({p.name!r})"
             if not isinstance(p, Tensor):
                 raise TypeError(f"{self._name}: {where} is a {type(p).__name__}, not a Tensor")
             where += f" of shape {p.shape}"
@@ -248,10 +249,11 @@ class Optimizer:
             if p is None:
                 raise ValueError(f"{name}: the state names parameter {index}, which no group has")
             unknown = set(buffers) - set(self._state_names)
-            if unknown:
+            missing = [k for k in self._state_names[: self._required] if k not in buffers]
+            if unknown or (buffers and missing):
                 raise ValueError(
-                    f"{name}: state of parameter {index} has unknown entries {sorted(unknown)}; "
-                    f"{self._name} keeps {list(self._state_names)}"
+                    f"{name}: state of parameter {index} has unknown entries {sorted(unknown)} "
+                    f"and lacks {missing}; {self._name} keeps {list(self._state_names)}"
                 )
             restored = {}
             for key, value in buffers.items():
@@ -377,6 +379,7 @@ class Adam(Optimizer):
     """
 
     _state_names = ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    _required = 3
     _decoupled = False
 
     def __init__(
@@ -475,6 +478,7 @@ class RMSprop(Optimizer):
     """
 
     _state_names = ("step", "square_avg", "grad_avg", "momentum_buffer")
+    _required = 2
 
     def __init__(
         self,
@@ -550,6 +554,7 @@ class Adagrad(Optimizer):
     """
 
     _state_names = ("step", "sum")
+    _required = 2
 
     def __init__(
         self,
