@@ -92,3 +92,38 @@ def test_scalar_and_matrix_networks_have_identical_gradients(tmp_path):
     assert result["worst_difference"] < 1e-12
     assert result["scalar_seconds"] > 0 and result["matrix_seconds"] > 0  # printed, never compared
     assert_written(result["files"])
+
+
+# ---- surface regression (000) -------------------------------------------------------------------
+
+
+def test_surface_agrees_with_the_article_numpy_algorithm(tmp_path):
+    demo = load_demo("surface")
+    result = demo.main(["--quick", "--out", str(tmp_path)])
+    check = result["check"]
+    # the engine and the article's hand-written NumPy algorithm, epoch by epoch
+    assert check["epochs"] >= 3
+    np.testing.assert_allclose(check["engine_losses"], check["numpy_losses"], rtol=1e-12)
+    assert check["loss_relative_difference"] < 1e-12
+    assert check["weight_difference"] < 1e-12
+    # the first epoch's loss is the article's network's, before any update
+    assert check["engine_losses"][0] == pytest.approx(166.515654132578788, rel=1e-12)
+    # training reduces the loss, and the recipe beats the article's network on held-out points
+    history = result["grid_history"]
+    assert history[-1] < history[0]
+    held_out = result["held_out"]
+    assert held_out["recipe"]["standardised"] < held_out["article (grid)"]["standardised"]
+    for scores in held_out.values():
+        assert np.isfinite(scores["standardised"]) and np.isfinite(scores["original"])
+    assert_written(result["files"])
+
+
+def test_surface_loads_the_article_weights_transposed():
+    demo = load_demo("surface")
+    model = demo.article_model()
+    weights = demo.article_weights()
+    linears = [m for m in model if isinstance(m, demo.nn.Linear)]
+    assert [lin.weight.shape for lin in linears] == [W.T.shape for W in weights]
+    for lin, W in zip(linears, weights):
+        np.testing.assert_array_equal(lin.weight.numpy(), W.T)
+        np.testing.assert_array_equal(lin.bias.numpy(), 0)
