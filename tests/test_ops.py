@@ -29,13 +29,13 @@ from tinygrad_edu import Tensor
 pytestmark = pytest.mark.usefixtures("grad_mode_restored")
 
 SETTINGS = settings(
-    max_examples=25,
+    max_examples=40,
     deadline=None,
     derandomize=True,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-SECOND_ORDER = settings(SETTINGS, max_examples=8)
+SECOND_ORDER = settings(SETTINGS, max_examples=12)
 
 
 # ---- domains: where random inputs are drawn, away from kinks and domain edges ---------------
@@ -679,3 +679,13 @@ def test_broadcast_gradient_is_summed_back_to_the_input_shape() -> None:
     (a * b).backward(upstream)
     np.testing.assert_array_equal(a.grad.data, upstream.sum(axis=(0, 2))[:, None])
     np.testing.assert_array_equal(b.grad.data, upstream.sum(axis=1, keepdims=True))
+
+
+def test_tensors_as_indices():
+    x = Tensor([[1.0, -2.0], [3.0, -4.0]], requires_grad=True)
+    x[x > 0].sum().backward()  # a boolean tensor as a mask
+    np.testing.assert_array_equal(x.grad.data, [[1.0, 0.0], [1.0, 0.0]])
+    x.grad = None
+    x[Tensor([1, 1, 0])].sum().backward()  # an integer tensor, with a repeat
+    np.testing.assert_array_equal(x.grad.data, [[1.0, 1.0], [2.0, 2.0]])
+    assert x[[0, 0]].shape == (2, 2) and x[Tensor(1)].shape == (2,)
