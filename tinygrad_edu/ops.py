@@ -362,7 +362,11 @@ class Max(Function):
         winners = x == out
         ctx.share = winners / winners.sum(axis=axis, keepdims=True)  # ties share equally
         ctx.kept_shape = out.shape
-        return out if keepdims else out.reshape(np.max(x, axis=axis).shape)
+        if keepdims:
+            return out
+        if axis is None:
+            return out.reshape(())
+        return out.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axis))
 
     @staticmethod
     def backward(ctx: Context, grad):
