@@ -127,3 +127,36 @@ def test_surface_loads_the_article_weights_transposed():
     for lin, W in zip(linears, weights):
         np.testing.assert_array_equal(lin.weight.numpy(), W.T)
         np.testing.assert_array_equal(lin.bias.numpy(), 0)
+
+
+# ---- digits (001), the flagship -----------------------------------------------------------------
+
+
+def test_digits_quick_run_writes_its_pictures(tmp_path, capsys):
+    demo = load_demo("digits")
+    result = demo.main(["--quick", "--out", str(tmp_path)])
+    # seeded and deterministic: 100 epochs of the article's network, 5 of the library's
+    assert result["article_accuracy"] >= 0.6
+    assert result["library_accuracy"] >= 0.85
+    assert len(result["article_train_loss"]) == len(result["article_test_loss"]) == 100
+    assert result["article_train_loss"][-1] < result["article_train_loss"][0]
+    names = {Path(f).name for f in result["files"]}
+    assert names == {
+        "article_loss.png",
+        "library_training.png",
+        "network_graph.svg",
+        "network_graph.png",
+    }
+    assert_written(result["files"])
+    out = capsys.readouterr()
+    assert "Accuracy:" in out.out and "Test accuracy:" in out.out
+    assert "Epoch 1/5" in out.err  # tg.train.fit's progress bar
+
+
+def test_digits_library_recipe_reaches_97_percent():
+    """The section-4.2 recipe exactly as the flagship runs it (seeded, deterministic)."""
+    demo = load_demo("digits")
+    X_train, X_test, y_train, y_test = demo.load_data()
+    model, history, stopper = demo.library_experiment(X_train, y_train, progress=False)
+    assert stopper.best_epoch is not None and history.epochs >= stopper.best_epoch
+    assert demo.accuracy(model, X_test, y_test) >= 0.97
