@@ -90,7 +90,6 @@ def test_scalar_and_matrix_networks_have_identical_gradients(tmp_path):
     result = demo.main(["--quick", "--out", str(tmp_path)])
     assert result["identical"]
     assert result["worst_difference"] < 1e-12
-    assert result["scalar_seconds"] > 0 and result["matrix_seconds"] > 0  # printed, never compared
     assert_written(result["files"])
 
 
@@ -157,6 +156,7 @@ def test_digits_library_recipe_reaches_97_percent():
     """The section-4.2 recipe exactly as the flagship runs it (seeded, deterministic)."""
     demo = load_demo("digits")
     X_train, X_test, y_train, y_test = demo.load_data()
-    model, history, stopper = demo.library_experiment(X_train, y_train, progress=False)
+    with demo._common.one_blas_thread():
+        model, history, stopper = demo.library_experiment(X_train, y_train, progress=False)
     assert stopper.best_epoch is not None and history.epochs >= stopper.best_epoch
     assert demo.accuracy(model, X_test, y_test) >= 0.97
