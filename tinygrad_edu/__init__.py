@@ -11,7 +11,7 @@ The engine (``autograd``, ``tensor``, ``ops``) comes first; ``nn``, ``optim``, `
 
 import numpy as np
 
-# autograd is imported before tensor: tensor.py and ops.py build on it.
+from . import data, nn, optim, train
 from .autograd import (
     Context,
     Function,
@@ -39,13 +39,8 @@ from .creation import (
 )
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .graph import draw_graph
+from .serialization import load, save
 from .tensor import Tensor, cat, matmul, maximum, minimum, stack, where
-
-from . import nn as nn  # isort: skip (tg.nn builds on the engine above)
-from . import data as data  # isort: skip (data, optim, train build on the engine and nn)
-from . import optim as optim  # isort: skip
-from . import train as train  # isort: skip
-from .serialization import load, save  # isort: skip
 
 float32 = np.float32
 float64 = np.float64
@@ -60,6 +55,7 @@ __all__ = [
     "Tensor",
     "arange",
     "cat",
+    "data",
     "draw_graph",
     "empty",
     "enable_grad",
@@ -78,15 +74,18 @@ __all__ = [
     "matmul",
     "maximum",
     "minimum",
+    "nn",
     "no_grad",
     "normal",
     "ones",
     "ones_like",
+    "optim",
     "rand",
     "randn",
     "save",
     "set_grad_enabled",
     "stack",
+    "train",
     "uniform",
     "where",
     "zeros",

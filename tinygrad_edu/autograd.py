@@ -503,5 +503,6 @@ def initial_gradient(root: Tensor, gradient: Any, create_graph: bool, op: str) -
     return gradient.astype(root.dtype, copy=False)
 
 
-# tensor.py imports this module first; by the time this line runs, everything above exists.
+# tensor.py imports this module at its end, after defining Tensor; importing Tensor here, at
+# the end, lets either module be imported first.
 from .tensor import Tensor  # noqa: E402

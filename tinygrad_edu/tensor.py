@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .autograd import Context, initial_gradient, is_grad_enabled, run_backward
+if TYPE_CHECKING:  # pragma: no cover
+    from .autograd import Context
 
 Axis = int | Sequence[int] | None
 
@@ -183,10 +184,10 @@ class Tensor:
         ``create_graph=True`` records the backward pass itself, so the gradients can be
         differentiated again.
         """
-        seed = initial_gradient(self, gradient, create_graph, "backward")
+        seed = autograd.initial_gradient(self, gradient, create_graph, "backward")
         if retain_graph is None:
             retain_graph = create_graph
-        run_backward([self], [seed], retain_graph, create_graph)
+        autograd.run_backward([self], [seed], retain_graph, create_graph)
 
     # ---- arithmetic ------------------------------------------------------------------------
 
@@ -286,7 +287,7 @@ class Tensor:
     # ---- in place: only where no graph can see it ------------------------------------------
 
     def _in_place(self, other: Any, ufunc: np.ufunc) -> Tensor:
-        if is_grad_enabled() and (self.requires_grad or getattr(other, "requires_grad", False)):
+        if autograd.is_grad_enabled() and (self.requires_grad or getattr(other, "requires_grad", False)):
             raise RuntimeError(
                 f"in-place {ufunc.__name__} on a tensor that requires grad would corrupt the "
                 "graph: write x = x + y instead, or update parameters under tg.no_grad()"
@@ -321,7 +322,7 @@ class Tensor:
         return self._in_place(0, np.multiply)
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        if is_grad_enabled() and self.requires_grad:
+        if autograd.is_grad_enabled() and self.requires_grad:
             raise RuntimeError(
                 "assigning into a tensor that requires grad would corrupt the graph: build a "
                 "new tensor (tg.where, tg.cat), or assign under tg.no_grad()"
@@ -765,4 +766,6 @@ def _index(index: Any) -> Any:
     return index
 
 
-from . import ops  # noqa: E402  (ops.py builds on Tensor, so it comes after the class)
+# autograd.py and ops.py build on Tensor, so they are imported once the class exists; this
+# way any module of the package can be imported first.
+from . import autograd, ops  # noqa: E402
