@@ -186,8 +186,9 @@ def fit(
     and in ``model.eval()`` mode. The model is left in the mode it was in before ``fit``.
 
     ``metrics``: a list of built-in names (``["accuracy"]``) or a dict of name to
-    ``fn(output, target) -> float``. ``progress``: a tqdm bar per epoch if tqdm is installed,
-    else one printed line per epoch; ``False`` prints nothing.
+    ``fn(output, target) -> float``. ``progress``: one tqdm bar over the epochs, showing the
+    latest epoch's losses and metrics, if tqdm is installed; else one printed line per epoch;
+    ``False`` prints nothing.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"fit: epochs must be an int >= 1, got {epochs!r}")
@@ -208,13 +209,11 @@ def fit(
         _check_not_empty(val_loader, "val_loader")
 
     tqdm = _tqdm() if progress else None
+    bar = tqdm(total=epochs, desc="fit", unit="epoch") if tqdm is not None else None
     was_training = model.training
-    bar = None
     try:
         for epoch in range(1, epochs + 1):
             model.train()
-            if tqdm is not None:
-                bar = tqdm(total=_length(train_loader), desc=f"Epoch {epoch}/{epochs}")
             totals = _Totals(metric_fns)
             for batch in train_loader:
                 *inputs, target = batch
@@ -225,9 +224,6 @@ def fit(
                 loss.backward()
                 optimizer.step()
                 totals.add(loss, output, target)
-                if bar is not None:
-                    bar.set_postfix(loss=f"{totals.mean()['loss']:.4g}", refresh=False)
-                    bar.update()
             results = totals.mean("train_loader")
             if val_loader is not None:
                 val = evaluate(model, loss_fn, val_loader, metric_fns)
@@ -235,8 +231,8 @@ def fit(
             for key, value in results.items():
                 history.history[key].append(value)
             if bar is not None:
-                bar.set_postfix({k: f"{v:.4g}" for k, v in results.items()})
-                bar.close()
+                bar.set_postfix({k: f"{v:.4g}" for k, v in results.items()}, refresh=False)
+                bar.update()
             elif progress:
                 line = " - ".join(f"{k}: {v:.4g}" for k, v in results.items())
                 print(f"Epoch {epoch}/{epochs}: {line}", flush=True)
@@ -246,7 +242,7 @@ def fit(
                 break
     finally:
         if bar is not None:
-            bar.close()  # closing twice is harmless; this covers an exception mid-epoch
+            bar.close()
         model.train(was_training)
     if early_stopping is not None and early_stopping.best_state is not None:
         model.load_state_dict(early_stopping.best_state)
