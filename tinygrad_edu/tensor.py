@@ -408,15 +408,16 @@ class Tensor:
 
     def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         """log(sum(exp(x))), computed as m + log(sum(exp(x - m))) with m = max(x), which
-        cannot overflow. m is a constant shift (detached): it cancels in the derivative."""
+        cannot overflow. m is a constant shift (a plain array, not part of the graph): it
+        cancels in the derivative."""
         axes = _axes("logsumexp", axis, self.ndim)
-        shift = Tensor._from_op(_finite_max(self.data, axes), None)
+        shift = _finite_max(self.data, axes)
         total = (self - shift).exp().sum(axes, keepdims=True).log() + shift
         return total if keepdims else total.reshape(_reduced_shape(self.shape, axes))
 
     def softmax(self, axis: int = -1) -> Tensor:
         """exp(x) / sum(exp(x)) along ``axis``, shifted by the max so it cannot overflow."""
-        shift = Tensor._from_op(_finite_max(self.data, _axes("softmax", axis, self.ndim)), None)
+        shift = _finite_max(self.data, _axes("softmax", axis, self.ndim))  # a constant array
         e = (self - shift).exp()
         return e / e.sum(axis, keepdims=True)
 
