@@ -163,19 +163,21 @@ class Context:
     attribute on ``ctx`` (``ctx.axis = axis``).
     """
 
+    # Defaults shared by every node until one sets its own.
+    _saved: tuple = ()
+    _as_tensors: tuple | None = None  # set during backward(create_graph=True)
+    released = False
+
     def __init__(self, function: type[Function], parents: tuple) -> None:
         self.function = function
         self.parents = parents
         self.scope = _state.scope
-        self._saved: tuple = ()
-        self._as_tensors: tuple | None = None  # set by backward(create_graph=True)
-        self.released = False
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
         """For each argument of ``forward``: does it need a gradient? A backward may skip the
         work for the ones that do not."""
-        return tuple(p is not None and p.requires_grad for p in self.parents)
+        return tuple([p is not None and p.requires_grad for p in self.parents])
 
     @property
     def name(self) -> str:
@@ -249,14 +251,36 @@ class Function:
     def apply(cls, *args: Any) -> Tensor:
         """Run ``forward`` on the arrays of ``args`` and, if any input requires grad (and grad
         mode is on), record the call as a node of the graph."""
-        parents = tuple(a if isinstance(a, Tensor) else None for a in args)
-        arrays = tuple(a.data if p is not None else a for a, p in zip(args, parents))
-        record = _state.grad_enabled and any(p is not None and p.requires_grad for p in parents)
-        ctx = Context(cls, parents) if record else _Scratch()
-        data = cls.forward(ctx, *arrays)
+        parents, arrays, needs_grad = [], [], False
+        for arg in args:
+            if isinstance(arg, Tensor):
+                parents.append(arg)
+                arrays.append(arg.data)
+                needs_grad = needs_grad or arg.requires_grad
+            else:
+                parents.append(None)
+                arrays.append(arg)
+        record = needs_grad and _state.grad_enabled
+        ctx = Context(cls, tuple(parents)) if record else _Scratch()
+        try:
+            data = cls.forward(ctx, *arrays)
+        except ValueError as error:
+            if "broadcast" not in str(error):
+                raise
+            raise broadcast_error(cls.__name__.lower(), *arrays) from None
         if not isinstance(data, (np.ndarray, np.generic)):
             data = np.asarray(data)
         return Tensor._from_op(data, ctx if record else None)
+
+
+def broadcast_error(op: str, *values: Any) -> ValueError:
+    """The error for operands whose shapes do not broadcast, naming the op and every shape."""
+    shapes = [str(np.shape(v)) for v in values if isinstance(v, (np.ndarray, np.generic, int, float))]
+    listed = ", ".join(shapes[:-1]) + " and " + shapes[-1] if len(shapes) > 1 else "".join(shapes)
+    return ValueError(
+        f"{op}: shapes {listed} cannot be broadcast together "
+        "(dimensions must be equal, or one of them 1, counting from the right)"
+    )
 
 
 class _Scratch:
@@ -308,16 +332,16 @@ def topological_order(roots: Sequence[Tensor], only_requires_grad: bool = True) 
     every picture drawn from it) is the same on every run.
     """
     order: list[Tensor] = []
-    visited: set[int] = set()
+    visited: set[Tensor] = set()  # tensors hash by identity
     stack: list[tuple[Tensor, bool]] = [(root, False) for root in reversed(roots)]
     while stack:
         node, parents_done = stack.pop()
         if parents_done:
             order.append(node)
             continue
-        if id(node) in visited:
+        if node in visited:
             continue
-        visited.add(id(node))
+        visited.add(node)
         stack.append((node, True))
         ctx = node.grad_fn
         if ctx is None:
@@ -325,7 +349,7 @@ def topological_order(roots: Sequence[Tensor], only_requires_grad: bool = True) 
         if ctx.released:
             raise RuntimeError(_FREED_MESSAGE)
         for parent in reversed(ctx.parents):
-            if parent is None or id(parent) in visited:
+            if parent is None or parent in visited:
                 continue
             if parent.requires_grad or not only_requires_grad:
                 stack.append((parent, False))
@@ -338,28 +362,29 @@ def run_backward(
     retain_graph: bool,
     create_graph: bool,
     inputs: Sequence[Tensor] | None = None,
-) -> dict[int, Any]:
+) -> dict[Tensor, Any]:
     """Backpropagate ``root_grads`` from ``roots``.
 
     With ``inputs=None`` (``Tensor.backward``) gradients accumulate into ``.grad`` of every leaf
     that requires grad. Otherwise (``tg.grad``) nothing is written to ``.grad`` and the
-    gradients of ``inputs`` are returned, keyed by ``id``.
+    gradients of ``inputs`` are returned, keyed by tensor.
     """
     order = topological_order(roots)
-    grads: dict[int, Any] = {}
+    grads: dict[Tensor, Any] = {}  # dL/d(tensor), summed over every use of the tensor
     for root, grad in zip(roots, root_grads):
-        key = id(root)
-        grads[key] = grads[key] + grad if key in grads else grad
-    wanted = None if inputs is None else {id(t) for t in inputs}
-    results: dict[int, Any] = {}
+        grads[root] = grads[root] + grad if root in grads else grad
+    wanted = None if inputs is None else set(inputs)
+    results: dict[Tensor, Any] = {}
     to_accumulate: list[tuple[Tensor, Any]] = []
-    with set_grad_enabled(create_graph):
+    grad_was_enabled = _state.grad_enabled
+    _state.grad_enabled = create_graph  # the backward pass is recorded only with create_graph
+    try:
         for node in reversed(order):
-            grad = grads.pop(id(node), None)
+            grad = grads.pop(node, None)
             if grad is None:
                 continue
-            if wanted is not None and id(node) in wanted:
-                results[id(node)] = grad
+            if wanted is not None and node in wanted:
+                results[node] = grad
             ctx = node.grad_fn
             if wanted is None and (ctx is None or node._retains_grad):
                 to_accumulate.append((node, grad))
@@ -369,6 +394,8 @@ def run_backward(
         # .grad as it was and the graph intact.
         for node, grad in to_accumulate:
             _accumulate_leaf_grad(node, grad, create_graph)
+    finally:
+        _state.grad_enabled = grad_was_enabled
     if not retain_graph:
         for node in order:
             if node.grad_fn is not None:
@@ -377,15 +404,18 @@ def run_backward(
 
 
 def _propagate(node: Tensor, ctx: Context, grad: Any, grads: dict, create_graph: bool) -> None:
-    """Apply one node's backward and add what it returns to the gradients of its parents."""
+    """Apply one node's backward (the chain rule, one step) and add what it returns to the
+    gradients of its parents."""
     if create_graph:
         ctx._as_tensors = (node, *ctx.parents)
-    try:
+        try:
+            input_grads = ctx.function.backward(ctx, grad)
+        finally:
+            ctx._as_tensors = None
+    else:
         input_grads = ctx.function.backward(ctx, grad)
-    finally:
-        ctx._as_tensors = None
     parents = ctx.parents
-    if not isinstance(input_grads, tuple):
+    if type(input_grads) is not tuple:
         input_grads = (input_grads,)
     if len(input_grads) != len(parents):
         raise RuntimeError(
@@ -393,20 +423,26 @@ def _propagate(node: Tensor, ctx: Context, grad: Any, grads: dict, create_graph:
             f"{len(parents)} inputs: return one gradient (or None) per input"
         )
     for parent, parent_grad in zip(parents, input_grads):
-        if parent is None or parent_grad is None or not parent.requires_grad:
+        if parent_grad is None or parent is None or not parent.requires_grad:
             continue
-        try:
-            parent_grad = sum_to_shape(parent_grad, parent.shape)
-        except ValueError:
-            raise RuntimeError(
-                f"{ctx.name}.backward returned a gradient of shape {np.shape(parent_grad)} for "
-                f"an input of shape {parent.shape}: it must have the input's shape (or one "
-                "that broadcasts to the output's shape)"
-            ) from None
-        if parent_grad.dtype != parent.dtype:
-            parent_grad = parent_grad.astype(parent.dtype)
-        key = id(parent)
-        grads[key] = grads[key] + parent_grad if key in grads else parent_grad
+        data = parent.data
+        if parent_grad.shape != data.shape:
+            parent_grad = _fit_to_input(ctx, parent_grad, data.shape)
+        if parent_grad.dtype != data.dtype:
+            parent_grad = parent_grad.astype(data.dtype)
+        previous = grads.get(parent)
+        grads[parent] = parent_grad if previous is None else previous + parent_grad
+
+
+def _fit_to_input(ctx: Context, grad: Any, shape: tuple) -> Any:
+    try:
+        return sum_to_shape(grad, shape)
+    except ValueError:
+        raise RuntimeError(
+            f"{ctx.name}.backward returned a gradient of shape {np.shape(grad)} for an input "
+            f"of shape {shape}: it must have the input's shape (or one that broadcasts to the "
+            "output's shape)"
+        ) from None
 
 
 def _accumulate_leaf_grad(leaf: Tensor, grad: Any, create_graph: bool) -> None:
@@ -456,7 +492,7 @@ def grad(
     found = run_backward(outputs, root_grads, retain_graph, create_graph, inputs)
     result = []
     for i, t in enumerate(inputs):
-        g = found.get(id(t))
+        g = found.get(t)
         if g is None and not allow_unused:
             raise RuntimeError(
                 f"grad: input {i} was not used to compute the outputs; pass allow_unused=True "
@@ -490,7 +526,9 @@ def initial_gradient(root: Tensor, gradient: Any, create_graph: bool, op: str) -
                 f"output has shape {root.shape}; pass gradient= of that shape (or reduce the "
                 "output first, e.g. .sum())"
             )
-        gradient = np.ones_like(root.data)
+        one = root.dtype.type(1)  # dL/dL = 1
+        gradient = one if root.ndim == 0 else np.full(root.shape, one)
+        return Tensor(gradient) if create_graph else gradient
     elif np.shape(gradient) != root.shape:
         raise ValueError(
             f"{op}: gradient has shape {np.shape(gradient)} but the output has shape {root.shape}"

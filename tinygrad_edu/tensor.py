@@ -258,7 +258,7 @@ class Tensor:
         try:
             return Tensor._from_op(compare(self.data, other), None)
         except ValueError:
-            raise ops._shapes_error(compare.__name__, self.data, other) from None
+            raise autograd.broadcast_error(compare.__name__, self.data, other) from None
 
     def __lt__(self, other: Any) -> Tensor:
         return self._compare(other, np.less)
@@ -555,8 +555,8 @@ class Tensor:
 
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product ``a @ b``: vectors, matrices, and stacks of matrices (broadcast)."""
-    a, b = _operand(a), _operand(b)
-    a_shape, b_shape = np.shape(_plain(a)), np.shape(_plain(b))
+    a, b = _operand_or_raise(a), _operand_or_raise(b)
+    a_shape, b_shape = _shape(a), _shape(b)
     if len(a_shape) == 0 or len(b_shape) == 0:
         raise ValueError(
             f"matmul: both operands need at least 1 dimension, got shapes {a_shape} and {b_shape}"
@@ -566,12 +566,11 @@ def matmul(a: Any, b: Any) -> Tensor:
         raise ValueError(
             f"matmul: shapes {a_shape} and {b_shape} are not aligned: {a_shape[-1]} != {inner_b}"
         )
-    try:
-        return ops.MatMul.apply(a, b)
-    except ValueError:
-        raise ValueError(
-            f"matmul: batch dimensions of shapes {a_shape} and {b_shape} do not broadcast"
-        ) from None
+    return ops.MatMul.apply(a, b)
+
+
+def _shape(x: Any) -> tuple:
+    return x.data.shape if isinstance(x, Tensor) else np.shape(x)
 
 
 def maximum(a: Any, b: Any) -> Tensor:
@@ -585,7 +584,7 @@ def minimum(a: Any, b: Any) -> Tensor:
     try:
         return -maximum(-a, -b)
     except ValueError:
-        raise ops._shapes_error("minimum", _plain(a), _plain(b)) from None
+        raise autograd.broadcast_error("minimum", _plain(a), _plain(b)) from None
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
@@ -594,13 +593,7 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
     condition = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
     if condition.dtype != bool:
         raise TypeError(f"where: condition must be boolean, got {condition.dtype}")
-    try:
-        return ops.Where.apply(condition, _operand_or_raise(a), _operand_or_raise(b))
-    except ValueError:
-        raise ValueError(
-            f"where: shapes {condition.shape}, {np.shape(_plain(a))} and {np.shape(_plain(b))} "
-            "cannot be broadcast together"
-        ) from None
+    return ops.Where.apply(condition, _operand_or_raise(a), _operand_or_raise(b))
 
 
 def cat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
@@ -666,17 +659,16 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
     return array
 
 
-_NUMBER = (numbers.Number, np.generic)
-
-
 def _operand(x: Any) -> Any:
     """The other side of a binary operator: a Tensor, a number, or an array (a constant)."""
-    if isinstance(x, (Tensor, np.ndarray)) or isinstance(x, _NUMBER):
-        if isinstance(x, np.ndarray) and x.dtype.kind not in "biuf":
-            return NotImplemented
+    if isinstance(x, (Tensor, float, int, np.generic)):
         return x
+    if isinstance(x, np.ndarray):
+        return x if x.dtype.kind in "biuf" else NotImplemented
     if isinstance(x, (list, tuple)):
         return _to_array(x, None)
+    if isinstance(x, numbers.Real):
+        return x
     return NotImplemented
 
 
