@@ -43,6 +43,20 @@ class _ThreadState(threading.local):
 
     grad_enabled = True
     scope = None  # the nn.Module being called, recorded on each node for graph drawing
+    observer = None  # a debugging tool watching every step (see set_observer)
+
+
+def set_observer(observer: Any) -> Any:
+    """Let ``observer`` watch the engine in this thread; returns the previous one.
+
+    An observer has two methods, called after each step: ``forward(ctx, output)`` when a node
+    is recorded, and ``backward(node, ctx, grad_output, input_grads)`` when a node's backward
+    has run. The debugging tools (``tinygrad_edu.debug``) are observers; with none set, the
+    engine pays one attribute check per operation.
+    """
+    previous = _state.observer
+    _state.observer = observer
+    return previous
 
 
 _state = _ThreadState()
@@ -158,26 +172,41 @@ class module_scope:
 class Context:
     """What one call of a `Function` remembers for its backward: a node of the graph.
 
-    ``parents`` holds, for each argument of ``forward``, the input Tensor (or ``None`` for a
-    non-tensor argument such as an axis). A Function's ``forward`` may store any other
-    attribute on ``ctx`` (``ctx.axis = axis``).
+    ``parents`` holds the arguments ``forward`` was called with: the input Tensors (the node's
+    parents in the graph) and any other argument, such as an axis. A Function's ``forward``
+    may store anything else on ``ctx`` (``ctx.axis = axis``).
     """
 
-    # Defaults shared by every node until one sets its own.
-    _saved: tuple = ()
-    _as_tensors: tuple | None = None  # set during backward(create_graph=True)
-    released = False
+    # Slots keep a node small: no per-node dict unless a forward stores extra attributes.
+    __slots__ = (
+        "function",
+        "parents",
+        "scope",
+        "_saved",
+        "_as_tensors",
+        "released",
+        "__dict__",
+        "__weakref__",
+    )
 
     def __init__(self, function: type[Function], parents: tuple) -> None:
         self.function = function
         self.parents = parents
         self.scope = _state.scope
+        self._saved: tuple = ()
+        self._as_tensors: tuple | None = None  # set during backward(create_graph=True)
+        self.released = False
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
         """For each argument of ``forward``: does it need a gradient? A backward may skip the
         work for the ones that do not."""
-        return tuple([p is not None and p.requires_grad for p in self.parents])
+        return tuple([isinstance(p, Tensor) and p.requires_grad for p in self.parents])
+
+    @property
+    def forward_args(self) -> list:
+        """The arguments ``forward`` received: arrays in place of the input tensors."""
+        return [p.data if isinstance(p, Tensor) else p for p in self.parents]
 
     @property
     def name(self) -> str:
@@ -212,7 +241,7 @@ class Context:
 
 def _as_graph_tensor(value: Any, tensors: tuple) -> Any:
     for tensor in tensors:
-        if tensor is not None and value is tensor.data:
+        if isinstance(tensor, Tensor) and value is tensor.data:
             return tensor
     return value
 
@@ -251,17 +280,15 @@ class Function:
     def apply(cls, *args: Any) -> Tensor:
         """Run ``forward`` on the arrays of ``args`` and, if any input requires grad (and grad
         mode is on), record the call as a node of the graph."""
-        parents, arrays, needs_grad = [], [], False
+        arrays, needs_grad = [], False
         for arg in args:
             if isinstance(arg, Tensor):
-                parents.append(arg)
                 arrays.append(arg.data)
                 needs_grad = needs_grad or arg.requires_grad
             else:
-                parents.append(None)
                 arrays.append(arg)
         record = needs_grad and _state.grad_enabled
-        ctx = Context(cls, tuple(parents)) if record else _Scratch()
+        ctx = Context(cls, args) if record else _Scratch()
         try:
             data = cls.forward(ctx, *arrays)
         except ValueError as error:
@@ -270,12 +297,17 @@ class Function:
             raise broadcast_error(cls.__name__.lower(), *arrays) from None
         if not isinstance(data, (np.ndarray, np.generic)):
             data = np.asarray(data)
-        return Tensor._from_op(data, ctx if record else None)
+        out = Tensor._from_op(data, ctx if record else None)
+        if _state.observer is not None:
+            _state.observer.forward(out.grad_fn, out)
+        return out
 
 
 def broadcast_error(op: str, *values: Any) -> ValueError:
     """The error for operands whose shapes do not broadcast, naming the op and every shape."""
-    shapes = [str(np.shape(v)) for v in values if isinstance(v, (np.ndarray, np.generic, int, float))]
+    shapes = [
+        str(np.shape(v)) for v in values if isinstance(v, (np.ndarray, np.generic, int, float))
+    ]
     listed = ", ".join(shapes[:-1]) + " and " + shapes[-1] if len(shapes) > 1 else "".join(shapes)
     return ValueError(
         f"{op}: shapes {listed} cannot be broadcast together "
@@ -349,7 +381,7 @@ def topological_order(roots: Sequence[Tensor], only_requires_grad: bool = True) 
         if ctx.released:
             raise RuntimeError(_FREED_MESSAGE)
         for parent in reversed(ctx.parents):
-            if parent is None or parent in visited:
+            if not isinstance(parent, Tensor) or parent in visited:
                 continue
             if parent.requires_grad or not only_requires_grad:
                 stack.append((parent, False))
@@ -417,13 +449,15 @@ def _propagate(node: Tensor, ctx: Context, grad: Any, grads: dict, create_graph:
     parents = ctx.parents
     if type(input_grads) is not tuple:
         input_grads = (input_grads,)
+    if _state.observer is not None:
+        _state.observer.backward(node, ctx, grad, input_grads)
     if len(input_grads) != len(parents):
         raise RuntimeError(
             f"{ctx.name}.backward returned {len(input_grads)} gradients, but forward took "
             f"{len(parents)} inputs: return one gradient (or None) per input"
         )
     for parent, parent_grad in zip(parents, input_grads):
-        if parent_grad is None or parent is None or not parent.requires_grad:
+        if parent_grad is None or not isinstance(parent, Tensor) or not parent.requires_grad:
             continue
         data = parent.data
         if parent_grad.shape != data.shape:

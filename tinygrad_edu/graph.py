@@ -178,7 +178,7 @@ def _inputs(tensor: Tensor) -> list[Tensor]:
             "drawn any more. Draw it before backward(), or call backward(retain_graph=True) "
             "to draw it with the gradients filled in."
         )
-    return [p for p in ctx.parents if p is not None]
+    return [p for p in ctx.parents if isinstance(p, Tensor)]
 
 
 def _as_roots(tensor: Tensor | Sequence[Tensor]) -> list[Tensor]:
