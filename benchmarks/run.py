@@ -7,8 +7,9 @@ against PyTorch (CPU) and micrograd where they are installed.
     python benchmarks/run.py --check              # one step each: do the contestants agree?
 
 For each workload it first runs a few steps of every contestant from the same weights and checks
-that their losses agree, then times each contestant's steps and prints the median, min and max
-per step, the ratios of medians, and whether each target ratio is met. Quote ratios, not seconds:
+that their losses agree, then times each contestant's steps, each in a fresh process of its own,
+and prints the median, min and max per step, the ratios of medians, and whether each target
+ratio is met. Quote ratios, not seconds:
 they are what carries over between machines.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import subprocess
 import sys
 from pathlib import Path
 
@@ -37,13 +39,37 @@ def agreement(workload: Workload, setup: object, steps: int) -> list[str]:
     return check_agreement(workload.name, trajectories, "numpy", AGREEMENT_RTOL)
 
 
+def time_in_own_process(workload: str, contestant: str, repeats: int) -> Timing:
+    """Time one contestant in a fresh Python process, so that no other library's objects
+    (PyTorch alone keeps about 140,000 alive) slow down its garbage collector."""
+    command = [sys.executable, __file__, "--worker", workload, contestant, str(repeats)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{workload} / {contestant} failed:\n{result.stderr}")
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    return Timing(workload, contestant, data["times"], data["losses"])
+
+
+def worker(workload_name: str, contestant: str, repeats: int) -> None:
+    """The --worker mode: import only what this contestant needs, time it, print JSON."""
+    if contestant != "pytorch":
+        sys.modules.setdefault("torch", None)  # the workloads module then leaves torch out
+    if contestant != "micrograd":
+        sys.modules.setdefault("micrograd", None)
+        sys.modules.setdefault("micrograd.engine", None)
+    from workloads import all_workloads as load
+
+    workload = next(w for w in load() if w.name == workload_name)
+    times, losses = time_steps(workload.contestants[contestant](workload.setup()), repeats)
+    print(json.dumps({"times": times, "losses": losses}))
+
+
 def run_workload(workload: Workload, repeats: int | None) -> dict:
     setup = workload.setup()
     problems = agreement(workload, setup, AGREEMENT_STEPS)
     timings = {}
-    for name, make in workload.contestants.items():
-        times, losses = time_steps(make(setup), repeats or workload.repeats)
-        timings[name] = Timing(workload.name, name, times, losses)
+    for name in workload.contestants:
+        timings[name] = time_in_own_process(workload.name, name, repeats or workload.repeats)
     result = {
         "workload": workload.name,
         "title": workload.title,
@@ -122,7 +148,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only check that the contestants agree (two steps each, untimed)",
     )
+    parser.add_argument(
+        "--worker", nargs=3, metavar=("WORKLOAD", "CONTESTANT", "REPEATS"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
+    if args.worker:
+        worker(args.worker[0], args.worker[1], int(args.worker[2]))
+        return 0
     workloads = [w for w in all_workloads() if not args.only or w.name in args.only]
     failures = 0
     if args.check:

@@ -527,3 +527,43 @@ def test_losses_and_layers_can_be_differentiated_twice():
     assert tg.gradgradcheck(lambda a: F.binary_cross_entropy(a, y), [p])
     model = nn.MLP([4, 3, 2], activation="tanh")
     assert tg.gradgradcheck(lambda a: F.mse_loss(model(a), np.zeros((3, 2))), [x])
+
+
+# ---- the fused linear primitive against its composition -------------------------------------
+
+
+@pytest.mark.parametrize("x_shape", [(5,), (4, 5), (2, 3, 5)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_fused_linear_equals_its_composition(x_shape, with_bias):
+    rng = np.random.default_rng(3)
+    x = tg.Tensor(rng.standard_normal(x_shape), requires_grad=True)
+    w = tg.Tensor(rng.standard_normal((3, 5)), requires_grad=True)
+    b = tg.Tensor(rng.standard_normal(3), requires_grad=True) if with_bias else None
+    upstream = rng.standard_normal(x_shape[:-1] + (3,))
+    fused = F.linear(x, w, b)
+    assert fused.grad_fn.name == "Linear"
+    fused.backward(upstream)
+    fused_grads = [t.grad.data.copy() for t in (x, w, b) if t is not None]
+    for t in (x, w, b):
+        if t is not None:
+            t.grad = None
+    composed = x @ w.T if b is None else x @ w.T + b
+    composed.backward(upstream)
+    np.testing.assert_allclose(fused.data, composed.data, rtol=1e-13, atol=1e-13)
+    for got, t in zip(fused_grads, [t for t in (x, w, b) if t is not None]):
+        np.testing.assert_allclose(got, t.grad.data, rtol=1e-13, atol=1e-13)
+    assert tg.gradcheck(F.linear, [x, w] + ([b] if b is not None else []))
+    assert tg.gradgradcheck(F.linear, [x, w] + ([b] if b is not None else []))
+
+
+def test_fused_linear_keeps_float32_and_checks_shapes():
+    x = tg.randn(4, 5, dtype=np.float32)
+    w = tg.randn(3, 5, dtype=np.float32, requires_grad=True)
+    b = tg.zeros(3, dtype=np.float32, requires_grad=True)
+    out = F.linear(x, w, b)
+    out.sum().backward()
+    assert out.dtype == np.float32 and w.grad.dtype == np.float32 and b.grad.dtype == np.float32
+    with pytest.raises(ValueError, match=r"linear: input of shape \(4, 5\) does not fit weight of shape \(3, 4\)"):
+        F.linear(x, tg.randn(3, 4))
+    with pytest.raises(ValueError, match=r"linear: bias has shape \(4,\), expected \(3,\)"):
+        F.linear(x, w, tg.zeros(4))

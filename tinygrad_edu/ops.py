@@ -384,6 +384,36 @@ class MatMul(Function):
         return grad_a, grad_b
 
 
+class Linear(Function):
+    """x @ weight.T + bias as one node. Every layer of every network here is one of these; as
+    a composition it would be three nodes (a transpose, a matmul, an add), three times the
+    bookkeeping, and one more array of the output's size for the sum."""
+
+    @staticmethod
+    def forward(ctx: Context, x, weight, bias):
+        ctx.save_for_backward(x, weight)
+        out = x @ weight.T
+        if bias is None:
+            return out
+        if out.dtype == np.result_type(out, bias):
+            out += bias  # in place: no second array of the output's size
+            return out
+        return out + bias
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        x, weight = ctx.saved_tensors
+        need_x, need_weight, need_bias = ctx.needs_input_grad
+        # Stack every leading dimension of x into one: rows of examples, (N, in) and (N, out).
+        rows = grad.reshape((-1, grad.shape[-1]))
+        grad_x = grad @ weight if need_x else None  # d(x W^T)/dx: G W
+        grad_weight = (
+            rows.swapaxes(-1, -2) @ x.reshape((-1, x.shape[-1])) if need_weight else None
+        )  # G^T x
+        grad_bias = rows.sum(axis=0) if need_bias else None  # the bias is added to every row
+        return grad_x, grad_weight, grad_bias
+
+
 # ---- shapes and indexing -------------------------------------------------------------------
 
 
@@ -401,7 +431,7 @@ class Reshape(Function):
 class Permute(Function):
     @staticmethod
     def forward(ctx: Context, x, axes):
-        ctx.inverse = tuple(np.argsort(axes))
+        ctx.inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))  # where each axis went
         return x.transpose(axes)
 
     @staticmethod
