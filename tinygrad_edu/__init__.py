@@ -11,7 +11,7 @@ The engine (``autograd``, ``tensor``, ``ops``) comes first; ``nn``, ``optim``, `
 
 import numpy as np
 
-from . import data, nn, optim, train
+from . import data, debug, nn, optim, train
 from .autograd import (
     Context,
     Function,
@@ -37,6 +37,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
+from .debug import AnomalyError, detect_anomaly, gradcheck_graph, trace_backward
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .graph import draw_graph
 from .serialization import load, save
@@ -49,6 +50,7 @@ int64 = np.int64
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnomalyError",
     "Context",
     "Function",
     "GradcheckError",
@@ -56,6 +58,8 @@ __all__ = [
     "arange",
     "cat",
     "data",
+    "debug",
+    "detect_anomaly",
     "draw_graph",
     "empty",
     "enable_grad",
@@ -65,6 +69,7 @@ __all__ = [
     "full",
     "grad",
     "gradcheck",
+    "gradcheck_graph",
     "gradgradcheck",
     "int64",
     "is_grad_enabled",
@@ -85,6 +90,7 @@ __all__ = [
     "save",
     "set_grad_enabled",
     "stack",
+    "trace_backward",
     "train",
     "uniform",
     "where",

@@ -1,0 +1,182 @@
+"""``detect_anomaly``: stop at the first NaN or infinity, and say which operation made it.
+
+A NaN spreads: once one value of a network is NaN, everything computed from it is NaN too,
+and the loss printed at the end of an epoch says nothing about where it started. Inside
+``with tg.detect_anomaly():`` every operation's output is checked as it is computed, and so is
+every gradient an operation's backward sends to its inputs; the first one that is not finite
+raises `AnomalyError`, naming the operation and the line of your code that created it::
+
+    with tg.detect_anomaly():
+        loss = loss_fn(model(x), y)
+        loss.backward()
+
+Outside the block nothing is checked: the checking observer is removed on exit.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import AbstractContextManager
+from typing import Any
+
+import numpy as np
+
+from ..autograd import Context
+from ..tensor import Tensor
+from ._core import (
+    ModuleNames,
+    Observer,
+    ObserverContext,
+    Origin,
+    as_array,
+    origin_of,
+    user_origin,
+)
+
+
+class AnomalyError(RuntimeError):
+    """A NaN or infinity appeared inside ``detect_anomaly()``.
+
+    Attributes: ``op`` (the operation's name), ``phase`` ("forward" or "backward"),
+    ``origin`` (the line of user code that created the operation, or None), ``kind``
+    ("nan" or "inf").
+    """
+
+    def __init__(self, message: str, op: str, phase: str, origin: Origin | None, kind: str) -> None:
+        super().__init__(message)
+        self.op = op
+        self.phase = phase
+        self.origin = origin
+        self.kind = kind
+
+
+class detect_anomaly(ObserverContext):
+    """Context manager (and decorator): raise `AnomalyError` at the first NaN or infinity
+    produced by an operation in forward, or sent by an operation's backward to its inputs.
+
+    The error names the operation, the module it ran in, and the line of your code that
+    created it, with the range of its inputs' values (a ``log`` of negative numbers shows up
+    at once). Operations created inside the block remember their line (as
+    ``tg.debug.record_origins`` does), so run the forward pass inside it too, not only
+    ``backward()``.
+
+    NumPy's floating-point warnings ("invalid value encountered in log", ...) are switched off
+    inside the block (``np.errstate``), also for your own NumPy code there: every NaN or
+    infinity they would warn about is reported by this check instead, with the operation
+    named. Pass ``numpy_warnings=True`` to keep them (a warning turned into an error, as in a
+    test suite, then comes first).
+    """
+
+    def __init__(self, numpy_warnings: bool = False) -> None:
+        super().__init__()
+        self.numpy_warnings = numpy_warnings
+
+    def make_observer(self) -> Observer:
+        return _AnomalyDetector()
+
+    def extra_contexts(self) -> list[AbstractContextManager]:
+        if self.numpy_warnings:
+            return []
+        return [np.errstate(divide="ignore", over="ignore", invalid="ignore")]
+
+
+class _AnomalyDetector(Observer):
+    def forward(self, ctx: Context | None, output: Tensor) -> None:
+        if ctx is not None and origin_of(ctx) is None:
+            ctx.origin = user_origin()
+        data = output.data
+        if data.dtype.kind in "fc" and not np.isfinite(data).all():
+            self._raise_forward(ctx, data)
+        super().forward(ctx, output)
+
+    def backward(self, node: Tensor, ctx: Context, grad_output: Any, input_grads: tuple) -> None:
+        for position, (parent, grad) in enumerate(zip(ctx.parents, input_grads)):
+            if grad is None or not isinstance(parent, Tensor) or not parent.requires_grad:
+                continue  # the engine drops this gradient
+            array = as_array(grad)
+            if array.dtype.kind in "fc" and not np.isfinite(array).all():
+                self._raise_backward(ctx, position, parent, array, grad_output)
+        super().backward(node, ctx, grad_output, input_grads)
+
+    def _raise_forward(self, ctx: Context | None, data: np.ndarray) -> None:
+        if ctx is not None:
+            op, origin, parents = ctx.name, origin_of(ctx), ctx.parents
+        else:  # not recorded (no_grad): find the operation in Function.apply's frame
+            op, parents = _unrecorded_op()
+            origin = user_origin()
+        kind, count = _bad(data)
+        lines = [
+            f"detect_anomaly: {op} produced {kind} in its output in the forward pass "
+            f"({count} of {data.size} values)",
+            *_where(ctx, origin, created_here=True),
+            *_describe_inputs(parents),
+        ]
+        raise AnomalyError("\n".join(lines), op, "forward", origin, kind)
+
+    def _raise_backward(
+        self, ctx: Context, position: int, parent: Tensor, grad: np.ndarray, grad_output: Any
+    ) -> None:
+        kind, count = _bad(grad)
+        upstream = as_array(grad_output)
+        arriving = "finite" if np.isfinite(upstream).all() else "already not finite"
+        origin = origin_of(ctx)
+        name = f" ({parent.name})" if parent.name else ""
+        lines = [
+            f"detect_anomaly: the backward of {ctx.name} sent {kind} to its input {position}"
+            f"{name} ({count} of {grad.size} values); the gradient arriving from above was "
+            f"{arriving}",
+            *_where(ctx, origin, created_here=False),
+            *_describe_inputs(ctx.parents),
+        ]
+        raise AnomalyError("\n".join(lines), ctx.name, "backward", origin, kind)
+
+
+def _bad(array: np.ndarray) -> tuple[str, int]:
+    """Which kind of non-finite value the array holds ("nan" first), and how many."""
+    nans = int(np.isnan(array).sum())
+    if nans:
+        return "nan", nans
+    return "inf", int((~np.isfinite(array)).sum())
+
+
+def _where(ctx: Context | None, origin: Origin | None, created_here: bool) -> list[str]:
+    lines = []
+    if ctx is not None and ctx.scope is not None:
+        lines.append(f"  in module {ModuleNames()(ctx.scope)}")
+    if origin is not None:
+        lines.append(f"  created at {origin}")
+    elif not created_here:
+        lines.append(
+            "  created before detect_anomaly() was entered: run the forward pass inside the "
+            "block to see its line"
+        )
+    return lines
+
+
+def _describe_inputs(parents: tuple) -> list[str]:
+    """One line per tensor input: shape and range of values (what usually explains a NaN)."""
+    lines = []
+    for position, parent in enumerate(parents):
+        if not isinstance(parent, Tensor):
+            continue
+        data = np.asarray(parent.data)
+        name = f" ({parent.name})" if parent.name else ""
+        text = f"  input {position}{name}: shape {data.shape}"
+        if data.dtype.kind in "fiu":
+            finite = data[np.isfinite(data)]
+            if finite.size:
+                text += f", values from {finite.min():.6g} to {finite.max():.6g}"
+            if finite.size < data.size:
+                text += f", {data.size - finite.size} not finite"
+        lines.append(text)
+    return lines
+
+
+def _unrecorded_op() -> tuple[str, tuple]:
+    """The name and arguments of the operation running ``Function.apply`` up the stack."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "apply" and "cls" in frame.f_locals:
+            return frame.f_locals["cls"].__name__, tuple(frame.f_locals.get("args", ()))
+        frame = frame.f_back
+    return "an operation", ()
