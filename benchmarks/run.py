@@ -51,15 +51,8 @@ def time_in_own_process(workload: str, contestant: str, repeats: int) -> Timing:
 
 
 def worker(workload_name: str, contestant: str, repeats: int) -> None:
-    """The --worker mode: import only what this contestant needs, time it, print JSON."""
-    if contestant != "pytorch":
-        sys.modules.setdefault("torch", None)  # the workloads module then leaves torch out
-    if contestant != "micrograd":
-        sys.modules.setdefault("micrograd", None)
-        sys.modules.setdefault("micrograd.engine", None)
-    from workloads import all_workloads as load
-
-    workload = next(w for w in load() if w.name == workload_name)
+    """The --worker mode: time one contestant (which imports only its own library), print JSON."""
+    workload = next(w for w in all_workloads() if w.name == workload_name)
     times, losses = time_steps(workload.contestants[contestant](workload.setup()), repeats)
     print(json.dumps({"times": times, "losses": losses}))
 

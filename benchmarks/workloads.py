@@ -13,6 +13,7 @@ Every contestant of a workload starts from the same weights and data (``setup``)
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import sys
 from collections.abc import Callable
@@ -25,14 +26,11 @@ import tinygrad_edu as tg
 import tinygrad_edu.nn.functional as F
 from tinygrad_edu import nn, optim
 
-try:  # optional contestants
-    import torch
-except ImportError:  # pragma: no cover
-    torch = None
-try:
-    import micrograd.engine as micrograd_engine
-except ImportError:  # pragma: no cover
-    micrograd_engine = None
+
+def _installed(name: str) -> bool:
+    """Whether an optional contestant's library is installed (without importing it: each
+    contestant imports its own library, so a timing process holds only that one)."""
+    return importlib.util.find_spec(name) is not None
 
 
 @dataclass
@@ -47,6 +45,8 @@ class Workload:
 
 
 def _torch_tensor(array: np.ndarray, requires_grad: bool = False) -> Any:
+    import torch
+
     return torch.tensor(array, dtype=torch.float64, requires_grad=requires_grad)
 
 
@@ -137,6 +137,8 @@ def surface_tinygrad(s: dict) -> Callable[[], float]:
 
 
 def _torch_stack(weights: list, biases: list, activation: Any) -> Any:
+    import torch
+
     layers = []
     for i, (W, b) in enumerate(zip(weights, biases)):
         layer = torch.nn.Linear(W.shape[0], W.shape[1], dtype=torch.float64)
@@ -150,6 +152,8 @@ def _torch_stack(weights: list, biases: list, activation: Any) -> Any:
 
 
 def surface_torch(s: dict) -> Callable[[], float]:
+    import torch
+
     model = _torch_stack(s["weights"], s["biases"], torch.nn.ReLU)
     optimizer = torch.optim.SGD(model.parameters(), lr=s["lr"])
     X, y = _torch_tensor(s["X"]), _torch_tensor(s["y"])
@@ -241,6 +245,8 @@ def digits_tinygrad(s: dict) -> Callable[[], float]:
 
 
 def digits_torch(s: dict) -> Callable[[], float]:
+    import torch
+
     model = _torch_stack(*s["sigmoid_net"], torch.nn.Sigmoid)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     X, labels = _torch_tensor(s["X"]), torch.tensor(s["labels"])
@@ -323,6 +329,8 @@ def keras_tinygrad(s: dict) -> Callable[[], float]:
 
 
 def keras_torch(s: dict) -> Callable[[], float]:
+    import torch
+
     model = _torch_stack(*s["relu_net"], torch.nn.ReLU)
     optimizer = torch.optim.Adam(model.parameters(), **ADAM)
     X, labels = _torch_tensor(s["X"]), torch.tensor(s["labels"])
@@ -383,6 +391,8 @@ def perceptron_tinygrad(s: dict) -> Callable[[], float]:
 
 
 def perceptron_torch(s: dict) -> Callable[[], float]:
+    import torch
+
     X, y = _torch_tensor(s["X"]), _torch_tensor(s["y"])
     w = _torch_tensor(s["w"], requires_grad=True)
     optimizer = torch.optim.SGD([w], lr=1.0)
@@ -398,6 +408,8 @@ def perceptron_torch(s: dict) -> Callable[[], float]:
 
 
 def perceptron_micrograd(s: dict) -> Callable[[], float]:
+    import micrograd.engine as micrograd_engine
+
     Value = micrograd_engine.Value
     X, y = s["X"].tolist(), s["y"].ravel().tolist()
     w = [Value(float(v)) for v in s["w"].ravel()]
@@ -491,6 +503,8 @@ def moons_tinygrad_matrices(s: dict) -> Callable[[], float]:
 
 
 def moons_torch(s: dict) -> Callable[[], float]:
+    import torch
+
     model = _torch_stack(s["weights"], s["biases"], torch.nn.ReLU)
     optimizer = torch.optim.SGD(model.parameters(), lr=s["lr"])
     X, y = _torch_tensor(s["X"]), _torch_tensor(s["y"].reshape(-1, 1))
@@ -576,6 +590,8 @@ def moons_tinygrad_scalars(s: dict) -> Callable[[], float]:
 
 
 def moons_micrograd(s: dict) -> Callable[[], float]:
+    import micrograd.engine as micrograd_engine
+
     layers, params = _scalar_mlp(s, micrograd_engine.Value)
 
     def backward_and_update(loss: Any) -> None:
@@ -647,6 +663,7 @@ def chain_torch(s: dict) -> Callable[[], float]:
 def chain_micrograd(s: dict) -> Callable[[], float]:
     """micrograd sorts its graph recursively: it needs the recursion limit raised, which is
     restored after each step."""
+    import micrograd.engine as micrograd_engine
 
     def step() -> float:
         limit = sys.getrecursionlimit()
@@ -670,8 +687,10 @@ def chain_micrograd(s: dict) -> Callable[[], float]:
 
 def _available(contestants: dict) -> dict:
     """Drop the contestants whose library is not installed."""
-    needs = {"pytorch": torch, "micrograd": micrograd_engine}
-    return {name: make for name, make in contestants.items() if needs.get(name, True) is not None}
+    needs = {"pytorch": "torch", "micrograd": "micrograd"}
+    return {
+        name: make for name, make in contestants.items() if _installed(needs.get(name, "numpy"))
+    }
 
 
 def all_workloads() -> list[Workload]:
