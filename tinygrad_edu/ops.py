@@ -239,8 +239,11 @@ class ELU(Function):
 class Sigmoid(Function):
     @staticmethod
     def forward(ctx: Context, x):
-        # 1 / (1 + e^-x) written as e^(-log(1 + e^-x)): no overflow for any x
-        out = np.exp(-np.logaddexp(0, -x))
+        # 1 / (1 + e^-x) without overflow: with e = e^-|x| (never above 1),
+        # sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0
+        e = np.exp(-np.abs(x))
+        positive = 1 / (1 + e)
+        out = np.where(x >= 0, positive, e * positive)
         ctx.save_for_backward(out)
         return out
 

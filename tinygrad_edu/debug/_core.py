@@ -121,8 +121,14 @@ class Origin:
         return linecache.getline(self.filename, self.lineno).strip()
 
     def __str__(self) -> str:
-        text = f"{self.filename}:{self.lineno} in {self.function}"
+        text = f"{_short_path(self.filename)}:{self.lineno} in {self.function}"
         return f"{text}\n    {self.line}" if self.line else text
+
+
+def _short_path(filename: str) -> str:
+    """A path relative to the current folder when the file is inside it."""
+    here = os.getcwd() + os.sep
+    return filename[len(here) :] if filename.startswith(here) else filename
 
 
 def user_origin() -> Origin | None:

@@ -106,9 +106,9 @@ class GraphCheck:
         first = self.first_failure
         if first is None:
             return head + "every backward agrees with finite differences of its forward"
-        others = len(self.failures) - 1
-        more = f" ({others} more disagree: see .failures)" if others else ""
-        return head + f"{len(self.failures)} disagree{more}. The first:\n{first}"
+        count = len(self.failures)
+        which = "it" if count == 1 else f"the first of them (all {count} are in .failures)"
+        return head + f"{count} disagree{'s' if count == 1 else ''}; {which}:\n{first}"
 
 
 def gradcheck_graph(
