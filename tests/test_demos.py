@@ -160,3 +160,33 @@ def test_digits_library_recipe_reaches_97_percent():
         model, history, stopper = demo.library_experiment(X_train, y_train, progress=False)
     assert stopper.best_epoch is not None and history.epochs >= stopper.best_epoch
     assert demo.accuracy(model, X_test, y_test) >= 0.97
+
+
+# ---- find the bug (the debugging tools) ---------------------------------------------------------
+
+
+def test_find_the_bug_names_the_wrong_activation(tmp_path, capsys):
+    demo = load_demo("find_the_bug")
+    result = demo.main(["--quick", "--out", str(tmp_path)])
+    # training with the wrong backward goes worse, and its loss climbs under gradient descent
+    right, buggy = result["training"]["Swish"], result["training"]["BuggySwish"]
+    assert buggy["losses"][-1] > right["losses"][-1]
+    assert buggy["rises"] > right["rises"]
+    # gradcheck_graph names the custom op, its module and the line that applied it
+    first = result["report"].first_failure
+    assert first.op == "BuggySwish" and first.module == "1 (Activation)"
+    assert {f.op for f in result["report"].failures} == {"BuggySwish"}
+    assert Path(first.origin.filename).name == "find_the_bug.py"
+    assert "self.function.apply(x)" in first.origin.line
+    assert result["healthy_ok"]
+    # the traced step sends what the wrong formula gives, not the right derivative
+    step = result["swish_step"]
+    assert not np.allclose(step.inputs[0].grad.values, result["right_swish_grad"])
+    # detect_anomaly stops the log in forward and the sqrt in backward
+    log_error, sqrt_error = result["anomalies"]["LogFeatures"], result["anomalies"]["SqrtFeatures"]
+    assert (log_error.op, log_error.phase, log_error.kind) == ("Log", "forward", "nan")
+    assert (sqrt_error.op, sqrt_error.phase, sqrt_error.kind) == ("Sqrt", "backward", "inf")
+    assert "return x.log()" in str(log_error)
+    assert len(result["files"]) == len(result["trace"]) + 1
+    assert_written(result["files"])
+    assert "BuggySwish" in capsys.readouterr().out
