@@ -527,3 +527,14 @@ def test_trace_inside_detect_anomaly_reports_origins():
         trace = tg.trace_backward(loss, draw=False)
     assert [s.op for s in trace] == ["Sum", "Mul"]
     assert all(s.origin.lineno == line_of("the traced line") for s in trace)
+
+
+def test_gradcheck_graph_passes_dropout_and_reductions():
+    tg.manual_seed(4)
+    model = nn.Sequential(nn.Linear(5, 6), nn.ReLU(), nn.Dropout(0.3), nn.Linear(6, 2))
+    x = tg.randn(7, 5)
+    out = model(x)
+    loss = out.logsumexp(axis=1).mean() + out.var() + out.max() + out.softmax(axis=0)[0, 1]
+    report = tg.gradcheck_graph(loss, model=model)
+    assert report.ok, str(report)
+    assert len(report) > 10
