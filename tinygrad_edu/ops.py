@@ -355,6 +355,52 @@ class Max(Function):
         return grad.reshape(ctx.kept_shape) * ctx.share, None, None
 
 
+class Softmax(Function):
+    """exp(x) / sum(exp(x)) along an axis, as one node (composed it would be four), since it
+    sits in every classifier here. Shifting x by its max keeps exp from overflowing."""
+
+    @staticmethod
+    def forward(ctx: Context, x, axis):
+        e = np.exp(x - _finite_max(x, axis))
+        out = e / e.sum(axis=axis, keepdims=True)
+        ctx.axis = axis
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        (out,) = ctx.saved_tensors
+        # d s_i / d x_j = s_i (delta_ij - s_j), so dL/dx = s * (g - sum(g * s))
+        return out * (grad - (grad * out).sum(axis=ctx.axis, keepdims=True)), None
+
+
+class LogSoftmax(Function):
+    """x - log(sum(exp(x))) along an axis, as one node: the heart of cross-entropy, whose
+    composition would be seven nodes. Shifting x by its max keeps exp from overflowing, and
+    the result never takes log(0)."""
+
+    @staticmethod
+    def forward(ctx: Context, x, axis):
+        shifted = x - _finite_max(x, axis)
+        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        ctx.axis = axis
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        (out,) = ctx.saved_tensors
+        # d out_i / d x_j = delta_ij - softmax_j, and softmax = e^out
+        return grad - exp(out) * grad.sum(axis=ctx.axis, keepdims=True), None
+
+
+def _finite_max(x: Any, axis: Any) -> Any:
+    """The max along ``axis`` (kept as a length-1 axis), with infinities replaced by 0 so that
+    x - max never computes inf - inf."""
+    m = np.max(x, axis=axis, keepdims=True)
+    return np.where(np.isfinite(m), m, 0)
+
+
 # ---- matrix product ------------------------------------------------------------------------
 
 

@@ -411,19 +411,19 @@ class Tensor:
         cannot overflow. m is a constant shift (a plain array, not part of the graph): it
         cancels in the derivative."""
         axes = _axes("logsumexp", axis, self.ndim)
-        shift = _finite_max(self.data, axes)
+        shift = ops._finite_max(self.data, axes)
         total = (self - shift).exp().sum(axes, keepdims=True).log() + shift
         return total if keepdims else total.reshape(_reduced_shape(self.shape, axes))
 
     def softmax(self, axis: int = -1) -> Tensor:
         """exp(x) / sum(exp(x)) along ``axis``, shifted by the max so it cannot overflow."""
-        shift = _finite_max(self.data, _axes("softmax", axis, self.ndim))  # a constant array
-        e = (self - shift).exp()
-        return e / e.sum(axis, keepdims=True)
+        (axis,) = _axes("softmax", axis, self.ndim)
+        return ops.Softmax.apply(self, axis)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         """x - logsumexp(x) along ``axis``: log-probabilities without overflow or log(0)."""
-        return self - self.logsumexp(_axes("log_softmax", axis, self.ndim), keepdims=True)
+        (axis,) = _axes("log_softmax", axis, self.ndim)
+        return ops.LogSoftmax.apply(self, axis)
 
     def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         """Index of the largest value (of the flattened tensor when axis is None)."""
@@ -720,13 +720,6 @@ def _reduced_shape(shape: tuple, axes: tuple | None) -> tuple:
     if axes is None:
         return ()
     return tuple(n for i, n in enumerate(shape) if i not in axes)
-
-
-def _finite_max(data: Any, axes: tuple | None) -> Any:
-    """The max along ``axes`` (keepdims), with infinities replaced by 0 so that the shift
-    x - max never makes inf - inf."""
-    m = np.max(data, axis=axes, keepdims=True)
-    return np.where(np.isfinite(m), m, 0)
 
 
 def _shape_arg(shape: tuple) -> tuple:
