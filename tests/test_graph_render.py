@@ -50,7 +50,7 @@ def test_mlp_svg_has_its_module_clusters():
 
     model, loss = mlp_loss(sizes=(2, 64, 64, 64, 1), batch=32)
     groups = svg_groups(draw_graph(loss, model).pipe(format="svg", encoding="utf-8"))
-    assert len([n for n in groups["node"] if not n.startswith("legend_")]) == 45
+    assert len([n for n in groups["node"] if not n.startswith("legend_")]) == 29
     assert len(groups["cluster"]) == 1 + 7 + 1  # the model, its 7 layers, the legend
     collapsed = draw_graph(loss, model, collapse_modules=True).pipe(format="svg", encoding="utf-8")
     groups = svg_groups(collapsed)

@@ -242,15 +242,16 @@ class Sigmoid(Function):
         # 1 / (1 + e^-x) without overflow: with e = e^-|x| (never above 1),
         # sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0
         e = np.exp(-np.abs(x))
-        positive = 1 / (1 + e)
-        out = np.where(x >= 0, positive, e * positive)
+        out = np.where(x >= 0, 1.0, e)  # the numerator
+        e += 1  # in place: big arrays cost more to allocate than to compute
+        out /= e
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx: Context, grad):
         (out,) = ctx.saved_tensors
-        return grad * out * (1 - out)  # s' = s (1 - s)
+        return grad * (out * (1 - out))  # s' = s (1 - s); grouped so NumPy reuses its temporaries
 
 
 class Tanh(Function):

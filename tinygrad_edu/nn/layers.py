@@ -58,8 +58,7 @@ class Linear(Module):
             )
         if x.dtype != self.weight.dtype:  # a float32 model stays float32 for any input
             x = x.astype(self.weight.dtype)
-        out = x @ self.weight.T
-        return out if self.bias is None else out + self.bias
+        return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return (
