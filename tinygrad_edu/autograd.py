@@ -410,6 +410,7 @@ def run_backward(
     to_accumulate: list[tuple[Tensor, Any]] = []
     grad_was_enabled = _state.grad_enabled
     _state.grad_enabled = create_graph  # the backward pass is recorded only with create_graph
+    observer = _state.observer
     try:
         for node in reversed(order):
             grad = grads.pop(node, None)
@@ -421,7 +422,7 @@ def run_backward(
             if wanted is None and (ctx is None or node._retains_grad):
                 to_accumulate.append((node, grad))
             if ctx is not None:
-                _propagate(node, ctx, grad, grads, create_graph)
+                _propagate(node, ctx, grad, grads, create_graph, observer)
         # Only once the whole walk has succeeded: a backward that raises half-way leaves every
         # .grad as it was and the graph intact.
         for node, grad in to_accumulate:
@@ -435,7 +436,9 @@ def run_backward(
     return results
 
 
-def _propagate(node: Tensor, ctx: Context, grad: Any, grads: dict, create_graph: bool) -> None:
+def _propagate(
+    node: Tensor, ctx: Context, grad: Any, grads: dict, create_graph: bool, observer: Any
+) -> None:
     """Apply one node's backward (the chain rule, one step) and add what it returns to the
     gradients of its parents."""
     if create_graph:
@@ -449,8 +452,8 @@ def _propagate(node: Tensor, ctx: Context, grad: Any, grads: dict, create_graph:
     parents = ctx.parents
     if type(input_grads) is not tuple:
         input_grads = (input_grads,)
-    if _state.observer is not None:
-        _state.observer.backward(node, ctx, grad, input_grads)
+    if observer is not None:
+        observer.backward(node, ctx, grad, input_grads)
     if len(input_grads) != len(parents):
         raise RuntimeError(
             f"{ctx.name}.backward returned {len(input_grads)} gradients, but forward took "
@@ -460,10 +463,12 @@ def _propagate(node: Tensor, ctx: Context, grad: Any, grads: dict, create_graph:
         if parent_grad is None or not isinstance(parent, Tensor) or not parent.requires_grad:
             continue
         data = parent.data
-        if parent_grad.shape != data.shape:
-            parent_grad = _fit_to_input(ctx, parent_grad, data.shape)
-        if parent_grad.dtype != data.dtype:
-            parent_grad = parent_grad.astype(data.dtype)
+        shape = data.shape
+        if parent_grad.shape != shape:
+            parent_grad = _fit_to_input(ctx, parent_grad, shape)
+        dtype = data.dtype
+        if parent_grad.dtype is not dtype and parent_grad.dtype != dtype:
+            parent_grad = parent_grad.astype(dtype)
         previous = grads.get(parent)
         grads[parent] = parent_grad if previous is None else previous + parent_grad
 
