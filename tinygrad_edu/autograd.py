@@ -49,8 +49,9 @@ class _ThreadState(threading.local):
 def set_observer(observer: Any) -> Any:
     """Let ``observer`` watch the engine in this thread; returns the previous one.
 
-    An observer has two methods, called after each step: ``forward(ctx, output)`` when a node
-    is recorded, and ``backward(node, ctx, grad_output, input_grads)`` when a node's backward
+    An observer has two methods, called after each step: ``forward(function, args, ctx,
+    output)`` after every operation (``ctx`` is None when nothing was recorded, e.g. under
+    ``no_grad``), and ``backward(node, ctx, grad_output, input_grads)`` when a node's backward
     has run. The debugging tools (``tinygrad_edu.debug``) are observers; with none set, the
     engine pays one attribute check per operation.
     """
@@ -299,7 +300,7 @@ class Function:
             data = np.asarray(data)
         out = Tensor._from_op(data, ctx if record else None)
         if _state.observer is not None:
-            _state.observer.forward(out.grad_fn, out)
+            _state.observer.forward(cls, args, out.grad_fn, out)
         return out
 
 

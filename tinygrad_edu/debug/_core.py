@@ -1,7 +1,7 @@
 """What the debugging tools share: watching the engine, creation sites, names and summaries.
 
 The engine lets one *observer* per thread watch it (``autograd.set_observer``): after every
-operation it calls ``observer.forward(ctx, output)``, and after every node's backward
+operation it calls ``observer.forward(function, args, ctx, output)``, and after every node's backward
 ``observer.backward(node, ctx, grad_output, input_grads)``. Each tool here is an observer that
 is installed for the length of a ``with`` block and removed afterwards, so that outside the
 tools the engine does no extra work. Observers chain: a tool installed inside another passes
@@ -40,9 +40,9 @@ class Observer:
     def __init__(self) -> None:
         self.previous: Any = None
 
-    def forward(self, ctx: Context | None, output: Tensor) -> None:
+    def forward(self, function: type, args: tuple, ctx: Context | None, output: Tensor) -> None:
         if self.previous is not None:
-            self.previous.forward(ctx, output)
+            self.previous.forward(function, args, ctx, output)
 
     def backward(self, node: Tensor, ctx: Context, grad_output: Any, input_grads: tuple) -> None:
         if self.previous is not None:
@@ -147,10 +147,10 @@ def origin_of(ctx: Context | None) -> Origin | None:
 
 
 class _OriginRecorder(Observer):
-    def forward(self, ctx: Context | None, output: Tensor) -> None:
+    def forward(self, function: type, args: tuple, ctx: Context | None, output: Tensor) -> None:
         if ctx is not None and origin_of(ctx) is None:
             ctx.origin = user_origin()
-        super().forward(ctx, output)
+        super().forward(function, args, ctx, output)
 
 
 class record_origins(ObserverContext):

@@ -15,7 +15,6 @@ Outside the block nothing is checked: the checking observer is removed on exit.
 
 from __future__ import annotations
 
-import sys
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -81,13 +80,13 @@ class detect_anomaly(ObserverContext):
 
 
 class _AnomalyDetector(Observer):
-    def forward(self, ctx: Context | None, output: Tensor) -> None:
+    def forward(self, function: type, args: tuple, ctx: Context | None, output: Tensor) -> None:
         if ctx is not None and origin_of(ctx) is None:
             ctx.origin = user_origin()
         data = output.data
         if data.dtype.kind in "fc" and not np.isfinite(data).all():
-            self._raise_forward(ctx, data)
-        super().forward(ctx, output)
+            self._raise_forward(function, args, ctx, data)
+        super().forward(function, args, ctx, output)
 
     def backward(self, node: Tensor, ctx: Context, grad_output: Any, input_grads: tuple) -> None:
         for position, (parent, grad) in enumerate(zip(ctx.parents, input_grads)):
@@ -98,12 +97,11 @@ class _AnomalyDetector(Observer):
                 self._raise_backward(ctx, position, parent, array, grad_output)
         super().backward(node, ctx, grad_output, input_grads)
 
-    def _raise_forward(self, ctx: Context | None, data: np.ndarray) -> None:
-        if ctx is not None:
-            op, origin, parents = ctx.name, origin_of(ctx), ctx.parents
-        else:  # not recorded (no_grad): find the operation in Function.apply's frame
-            op, parents = _unrecorded_op()
-            origin = user_origin()
+    def _raise_forward(
+        self, function: type, args: tuple, ctx: Context | None, data: np.ndarray
+    ) -> None:
+        op, parents = function.__name__, args
+        origin = origin_of(ctx) if ctx is not None else user_origin()
         kind, count = _bad(data)
         lines = [
             f"detect_anomaly: {op} produced {kind} in its output in the forward pass "
@@ -170,13 +168,3 @@ def _describe_inputs(parents: tuple) -> list[str]:
                 text += f", {data.size - finite.size} not finite"
         lines.append(text)
     return lines
-
-
-def _unrecorded_op() -> tuple[str, tuple]:
-    """The name and arguments of the operation running ``Function.apply`` up the stack."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_name == "apply" and "cls" in frame.f_locals:
-            return frame.f_locals["cls"].__name__, tuple(frame.f_locals.get("args", ()))
-        frame = frame.f_back
-    return "an operation", ()
