@@ -13,7 +13,7 @@ descent. Then the debugging tools point at the culprit:
 3. ``tg.detect_anomaly`` stops two other broken networks at their first NaN or infinity: a
    ``log`` of negative numbers (in forward) and a ``sqrt`` of ReLU outputs (in backward).
 
-    python demos/find_the_bug.py     # writes docs/images/find_the_bug/step_*.svg
+    python demos/find_the_bug.py     # writes out/find_the_bug/step_*.svg
 """
 
 from __future__ import annotations
@@ -229,7 +229,7 @@ def _indent(text: str, spaces: int = 3) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = _common.parser(__doc__, _common.IMAGES).parse_args(argv)
+    args = _common.parser(__doc__, _common.ROOT / "out").parse_args(argv)
     X_array, labels = moons(100)
     X = tg.Tensor(X_array)
     epochs = 150 if args.quick else 300
