@@ -45,8 +45,8 @@ LEARNING_RATE = 0.1
 TOLERANCE = 1e-12  # "equal": the two columns may differ only by float64 rounding
 
 
-def engine_pass() -> tuple[tg.Tensor, dict[str, tg.Tensor]]:
-    """Forward on 0-d tensors, then ``backward``; returns the loss and every named tensor."""
+def build_network() -> dict[str, tg.Tensor]:
+    """The forward pass on 0-d tensors, every value named as in the derivation."""
     t = {name: tg.Tensor(value, name=name) for name, value in INPUTS.items()}
     t["y"] = tg.Tensor(LABEL, name="y")
     for name, value in WEIGHTS.items():
@@ -63,8 +63,14 @@ def engine_pass() -> tuple[tg.Tensor, dict[str, tg.Tensor]]:
 
     for name in ("z1", "z2", "h1", "h2", "z3", "a", "L"):
         t[name].name = name
-        # Leaves keep their .grad; intermediate results keep it only when asked to.
-        t[name].retain_grad()
+    return t
+
+
+def engine_pass() -> tuple[tg.Tensor, dict[str, tg.Tensor]]:
+    """Forward, then ``backward``; returns the loss and every named tensor."""
+    t = build_network()
+    for name in ("z1", "z2", "h1", "h2", "z3", "a", "L"):
+        t[name].retain_grad()  # leaves keep their .grad; intermediate results only when asked
     # retain_graph=True keeps the graph after backward, so that it can be drawn afterwards.
     t["L"].backward(retain_graph=True)
     return t["L"], t

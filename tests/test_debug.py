@@ -37,29 +37,10 @@ def load_backprop_by_hand():
     return module
 
 
-def network_221(demo):
-    """The article's network as the demo writes it, without the backward."""
-    t = {name: tg.Tensor(value, name=name) for name, value in demo.INPUTS.items()}
-    t["y"] = tg.Tensor(demo.LABEL, name="y")
-    for name, value in demo.WEIGHTS.items():
-        t[name] = tg.Tensor(value, requires_grad=True, name=name)
-    t["z1"] = t["w11"] * t["x1"] + t["w12"] * t["x2"] + t["b1"]
-    t["z2"] = t["w21"] * t["x1"] + t["w22"] * t["x2"] + t["b2"]
-    t["h1"] = t["z1"].relu()
-    t["h2"] = t["z2"].relu()
-    t["z3"] = t["w31"] * t["h1"] + t["w32"] * t["h2"] + t["b3"]
-    t["a"] = t["z3"].sigmoid()
-    y, a = t["y"], t["a"]
-    t["L"] = -(y * a.log() + (1 - y) * (1 - a).log())
-    for name in ("z1", "z2", "h1", "h2", "z3", "a", "L"):
-        t[name].name = name
-    return t
-
-
 @pytest.fixture(scope="module")
 def traced_221():
     demo = load_backprop_by_hand()
-    t = network_221(demo)
+    t = demo.build_network()
     trace = tg.trace_backward(t["L"])
     values, grads = demo.closed_form()
     return demo, t, trace, values, grads

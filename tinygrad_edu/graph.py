@@ -37,6 +37,7 @@ from typing import Any
 import graphviz
 import numpy as np
 
+from . import autograd
 from .tensor import Tensor
 
 INSTALL_MESSAGE = (
@@ -147,38 +148,22 @@ def draw_graph(
 
 def walk(roots: Sequence[Tensor]) -> list[Tensor]:
     """Every tensor the roots were computed from, constants included, parents before the
-    tensors computed from them. An explicit stack, not recursion, so a graph of any depth can
-    be walked; inputs are visited in argument order, so the order is the same on every run."""
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False) for root in reversed(roots)]
-    while stack:
-        node, parents_done = stack.pop()
-        if parents_done:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        for parent in reversed(_inputs(node)):
-            if id(parent) not in visited:
-                stack.append((parent, False))
-    return order
+    tensors computed from them: the engine's own walk (``autograd.topological_order``),
+    iterative and in argument order, so the drawing is the same on every run."""
+    try:
+        return autograd.topological_order(roots, only_requires_grad=False)
+    except RuntimeError:
+        raise RuntimeError(
+            "draw_graph: the graph of this tensor was freed by backward(), so it cannot be "
+            "drawn any more. Draw it before backward(), or call backward(retain_graph=True) "
+            "to draw it with the gradients filled in."
+        ) from None
 
 
 def _inputs(tensor: Tensor) -> list[Tensor]:
     """The input tensors of the operation that made ``tensor`` (none for a leaf)."""
     ctx = tensor.grad_fn
-    if ctx is None:
-        return []
-    if ctx.released and not ctx.parents:
-        raise RuntimeError(
-            "draw_graph: the graph of this tensor was freed by backward(), so it cannot be "
-            "drawn any more. Draw it before backward(), or call backward(retain_graph=True) "
-            "to draw it with the gradients filled in."
-        )
-    return [p for p in ctx.parents if isinstance(p, Tensor)]
+    return [] if ctx is None else [p for p in ctx.parents if isinstance(p, Tensor)]
 
 
 def _as_roots(tensor: Tensor | Sequence[Tensor]) -> list[Tensor]:
