@@ -395,6 +395,28 @@ class LogSoftmax(Function):
         return grad - exp(out) * grad.sum(axis=ctx.axis, keepdims=True), None
 
 
+class NLLLoss(Function):
+    """-log_probs[i, target[i]], averaged (or summed) over the rows: the second half of
+    cross-entropy as one node instead of four (pick, negate, sum, divide)."""
+
+    @staticmethod
+    def forward(ctx: Context, log_probs, target, reduction):
+        rows = np.arange(len(target))
+        ctx.index, ctx.shape, ctx.reduction = (rows, target), log_probs.shape, reduction
+        losses = -log_probs[rows, target]
+        if reduction == "none":
+            return losses
+        return losses.mean() if reduction == "mean" else losses.sum()
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        # each row's loss depends only on its picked entry, with slope -1 (-1/N for the mean)
+        if ctx.reduction == "mean":
+            grad = grad / len(ctx.index[0])
+        per_row = expand(-grad, ctx.index[0].shape) if ctx.reduction != "none" else -grad
+        return index_add(ctx.shape, ctx.index, per_row), None, None
+
+
 def _finite_max(x: Any, axis: Any) -> Any:
     """The max along ``axis`` (kept as a length-1 axis), with infinities replaced by 0 so that
     x - max never computes inf - inf."""

@@ -299,9 +299,9 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, reduction: str = "m
         return _one_sample(nll_loss, input, target, weight, reduction)
     _check_logits("nll_loss", input)
     indices = _class_indices("nll_loss", input, target)
-    loss = -input[np.arange(input.shape[0]), indices]
     if weight is None:
-        return _reduce(loss, reduction)
+        return ops.NLLLoss.apply(input, indices, reduction)
+    loss = -input[np.arange(input.shape[0]), indices]
     w = _class_weight("nll_loss", weight, input)[indices]
     loss = loss * w
     return loss.sum() / w.sum() if reduction == "mean" else _reduce(loss, reduction)
