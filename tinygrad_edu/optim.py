@@ -15,8 +15,9 @@ In the formulas below ``g`` is the gradient of one parameter ``p``, ``t`` counts
 under ``tg.no_grad()`` and changes ``p.data`` in place with NumPy (there is nothing to
 differentiate, so nothing is derived by hand here). Long formulas are split into steps that
 update a temporary in place (``update *= lr``) so that each step allocates as few arrays as
-possible; on the NumPy scalars of 0-d parameters the same lines simply rebind the name. Its state (momentum buffers, running
-averages) has the parameter's shape and dtype, so float32 models stay float32.
+possible; on the NumPy scalars of 0-d parameters the same lines simply rebind the name. Its
+state (momentum buffers, running averages) has the parameter's shape and dtype, so float32
+models stay float32.
 
 Parameter groups work as in PyTorch: pass a list of dicts, each with ``"params"`` and any
 options that differ from the defaults::
