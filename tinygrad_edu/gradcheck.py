@@ -202,11 +202,13 @@ def _vjp(out: Tensor, leaves: list, seed: np.ndarray, what: str) -> list:
             continue
         if g.shape != leaf.shape:
             raise GradcheckError(
-                f"gradcheck: the gradient for input {k} has shape {g.shape}, but the input has shape {leaf.shape} ({what})"
+                f"gradcheck: the gradient for input {k} has shape {g.shape}, but the input has "
+                f"shape {leaf.shape} ({what})"
             )
         if g.dtype != leaf.dtype:
             raise GradcheckError(
-                f"gradcheck: the gradient for input {k} is {g.dtype}, but the input is {leaf.dtype} ({what})"
+                f"gradcheck: the gradient for input {k} is {g.dtype}, but the input is "
+                f"{leaf.dtype} ({what})"
             )
         result.append(np.asarray(g.data, dtype=np.float64))
     return result
@@ -235,7 +237,8 @@ def _compare(
     out_index = np.unravel_index(row, out_shape) if out_shape else ()
     raise GradcheckError(
         f"gradcheck: Jacobian mismatch for output {o} with respect to input {i}; "
-        f"{int(bad.sum())} of {bad.size} entries differ. Worst: d output{list(map(int, out_index))} / "
+        f"{int(bad.sum())} of {bad.size} entries differ. "
+        f"Worst: d output{list(map(int, out_index))} / "
         f"d input{list(map(int, in_index))}: numerical {num[row, col]:.8g}, analytical "
         f"{ana[row, col]:.8g}, difference {error[row, col]:.3g} > allowed {allowed[row, col]:.3g} "
         f"(atol + rtol * |numerical|)"

@@ -287,7 +287,9 @@ class Tensor:
     # ---- in place: only where no graph can see it ------------------------------------------
 
     def _in_place(self, other: Any, ufunc: np.ufunc) -> Tensor:
-        if autograd.is_grad_enabled() and (self.requires_grad or getattr(other, "requires_grad", False)):
+        if autograd.is_grad_enabled() and (
+            self.requires_grad or getattr(other, "requires_grad", False)
+        ):
             raise RuntimeError(
                 f"in-place {ufunc.__name__} on a tensor that requires grad would corrupt the "
                 "graph: write x = x + y instead, or update parameters under tg.no_grad()"

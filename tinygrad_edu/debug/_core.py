@@ -1,8 +1,8 @@
 """What the debugging tools share: watching the engine, creation sites, names and summaries.
 
 The engine lets one *observer* per thread watch it (``autograd.set_observer``): after every
-operation it calls ``observer.forward(function, args, ctx, output)``, and after every node's backward
-``observer.backward(node, ctx, grad_output, input_grads)``. Each tool here is an observer that
+operation it calls ``observer.forward(function, args, ctx, output)``, and after every node's
+backward ``observer.backward(node, ctx, grad_output, input_grads)``. Each tool here is an observer that
 is installed for the length of a ``with`` block and removed afterwards, so that outside the
 tools the engine does no extra work. Observers chain: a tool installed inside another passes
 every call on to the one it replaced.
