@@ -17,6 +17,8 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
+from tinygrad_edu.graph import GraphvizNotFoundError  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "docs" / "images"
 
@@ -61,12 +63,20 @@ def save_figure(fig: plt.Figure, path: Path) -> Path:
 
 
 def save_diagram(diagram, stem: Path, formats: tuple[str, ...] = ("svg", "png")) -> list[Path]:
-    """Render a ``tg.draw_graph`` diagram to ``stem.svg`` and ``stem.png`` (needs Graphviz)."""
+    """Render a ``tg.draw_graph`` diagram to ``stem.svg`` and ``stem.png``. Rendering needs
+    Graphviz's ``dot`` program; without it the demo still finishes: it writes the diagram's
+    DOT source (``stem.gv``, renderable later) and says how to install Graphviz."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     written = []
     for fmt in formats:
         path = stem.with_suffix(f".{fmt}")
-        path.write_bytes(diagram.pipe(format=fmt))
+        try:
+            path.write_bytes(diagram.pipe(format=fmt))
+        except GraphvizNotFoundError as missing:
+            source = stem.with_suffix(".gv")
+            source.write_text(diagram.source)
+            print(f"wrote {source} (the diagram's DOT source; it was not rendered)\n{missing}")
+            return written + [source]
         print("wrote", path)
         written.append(path)
     return written

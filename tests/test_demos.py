@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import tinygrad_edu as tg
+
 DEMOS = Path(__file__).resolve().parent.parent / "demos"
 
 
@@ -190,3 +192,16 @@ def test_find_the_bug_names_the_wrong_activation(tmp_path, capsys):
     assert len(result["files"]) == len(result["trace"]) + 1
     assert_written(result["files"])
     assert "BuggySwish" in capsys.readouterr().out
+
+
+def test_a_demo_without_graphviz_writes_the_dot_source_and_says_how_to_install(
+    tmp_path, monkeypatch, capsys
+):
+    common = load_demo("_common")
+    diagram = tg.draw_graph(tg.Tensor(2.0, requires_grad=True) * 3)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no `dot` to be found
+    written = common.save_diagram(diagram, tmp_path / "graph")
+    assert [p.name for p in written] == ["graph.gv"]
+    assert (tmp_path / "graph.gv").read_text() == diagram.source
+    out = capsys.readouterr().out
+    assert "was not rendered" in out and "apt install graphviz" in out
