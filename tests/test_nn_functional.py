@@ -563,7 +563,53 @@ def test_fused_linear_keeps_float32_and_checks_shapes():
     out = F.linear(x, w, b)
     out.sum().backward()
     assert out.dtype == np.float32 and w.grad.dtype == np.float32 and b.grad.dtype == np.float32
-    with pytest.raises(ValueError, match=r"linear: input of shape \(4, 5\) does not fit weight of shape \(3, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"linear: input of shape \(4, 5\) does not fit weight of shape \(3, 4\)"
+    ):
         F.linear(x, tg.randn(3, 4))
     with pytest.raises(ValueError, match=r"linear: bias has shape \(4,\), expected \(3,\)"):
         F.linear(x, w, tg.zeros(4))
+
+
+def _composed_log_softmax(x, axis):
+    shift = x.data.max(axis=axis, keepdims=True)
+    return (x - shift) - (x - shift).exp().sum(axis, keepdims=True).log()
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_fused_softmax_and_log_softmax_equal_their_compositions(axis):
+    rng = np.random.default_rng(4)
+    upstream = rng.standard_normal((4, 5))
+    for fused, composed in [
+        (lambda t: t.softmax(axis), lambda t: _composed_log_softmax(t, axis).exp()),
+        (lambda t: t.log_softmax(axis), lambda t: _composed_log_softmax(t, axis)),
+    ]:
+        results = []
+        for fn in (fused, composed):
+            x = tg.Tensor(
+                rng.standard_normal((4, 5)) * 3 if not results else results[0][0],
+                requires_grad=True,
+            )
+            out = fn(x)
+            out.backward(upstream)
+            results.append((x.data, out.data, x.grad.data))
+        np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(results[0][2], results[1][2], rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_fused_nll_loss_equals_its_composition(reduction):
+    rng = np.random.default_rng(5)
+    data = rng.standard_normal((6, 4))
+    target = rng.integers(0, 4, 6)
+    fused_x = tg.Tensor(data, requires_grad=True)
+    fused = F.nll_loss(fused_x, target, reduction=reduction)
+    assert fused.grad_fn.name == "NLLLoss"
+    composed_x = tg.Tensor(data, requires_grad=True)
+    picked = -composed_x[np.arange(6), target]
+    composed = {"mean": picked.mean(), "sum": picked.sum(), "none": picked}[reduction]
+    upstream = rng.standard_normal(fused.shape)
+    fused.backward(upstream)
+    composed.backward(upstream)
+    np.testing.assert_allclose(fused.data, composed.data, rtol=1e-14)
+    np.testing.assert_allclose(fused_x.grad.data, composed_x.grad.data, rtol=1e-14)

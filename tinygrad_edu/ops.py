@@ -1,8 +1,11 @@
 """The primitives: the small closed set of operations that carry every gradient rule.
 
 Each is a `Function`: ``forward`` computes on NumPy arrays, ``backward`` turns dL/d(output) into
-dL/d(input) for each input. Everything else the library offers (mean, var, softmax, the losses,
-the layers) is composed from these, so this file is the one place to read a gradient rule.
+dL/d(input) for each input. Everything else the library offers (mean, var, logsumexp, the
+losses, the layers) is composed from these, so this file is the one place to read a gradient
+rule. Four composites that every network here runs on each step (Linear, Softmax, LogSoftmax,
+NLLLoss) are primitives of their own, for speed; each says why, and the tests check it against
+its composition.
 
 Conventions that keep each backward short:
 
