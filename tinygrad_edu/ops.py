@@ -236,7 +236,7 @@ class ELU(Function):
     def backward(ctx: Context, grad):
         (out,) = ctx.saved_tensors
         # 1 where x > 0, else alpha e^x = out + alpha (also at 0, as PyTorch)
-        return grad * np.where(ctx.positive, 1, 0) + grad * (out + ctx.alpha) * ~ctx.positive, None
+        return grad * (ctx.positive + (out + ctx.alpha) * ~ctx.positive), None
 
 
 class Sigmoid(Function):
