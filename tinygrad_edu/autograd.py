@@ -27,6 +27,8 @@ through the helpers at the top of ``ops.py``.
 from __future__ import annotations
 
 import functools
+import heapq
+import itertools
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -170,18 +172,23 @@ class module_scope:
 # ----------------------------------------------------------------------------------------------
 
 
+_node_numbers = itertools.count()  # numbers every node of every graph, in creation order
+
+
 class Context:
     """What one call of a `Function` remembers for its backward: a node of the graph.
 
     ``parents`` holds the arguments ``forward`` was called with: the input Tensors (the node's
-    parents in the graph) and any other argument, such as an axis. A Function's ``forward``
-    may store anything else on ``ctx`` (``ctx.axis = axis``).
+    parents in the graph) and any other argument, such as an axis. ``number`` counts the nodes
+    in the order they were created (backward visits them newest first). A Function's
+    ``forward`` may store anything else on ``ctx`` (``ctx.axis = axis``).
     """
 
     # Slots keep a node small: no per-node dict unless a forward stores extra attributes.
     __slots__ = (
         "function",
         "parents",
+        "number",
         "scope",
         "_saved",
         "_as_tensors",
@@ -193,6 +200,7 @@ class Context:
     def __init__(self, function: type[Function], parents: tuple) -> None:
         self.function = function
         self.parents = parents
+        self.number = next(_node_numbers)
         self.scope = _state.scope
         self._saved: tuple = ()
         self._as_tensors: tuple | None = None  # set during backward(create_graph=True)
@@ -401,47 +409,80 @@ def run_backward(
     With ``inputs=None`` (``Tensor.backward``) gradients accumulate into ``.grad`` of every leaf
     that requires grad. Otherwise (``tg.grad``) nothing is written to ``.grad`` and the
     gradients of ``inputs`` are returned, keyed by tensor.
+
+    The walk visits computed tensors newest first. Each node is numbered when it is created
+    (``Context.number``), and the inputs of an operation always exist before the operation
+    runs, so every tensor that uses ``x`` is newer than ``x``: newest first is a reverse
+    topological order. A heap hands out the newest tensor that has received gradient; by
+    then every tensor that uses it has passed its share on.
     """
-    order = topological_order(roots)
     grads: dict[Tensor, Any] = {}  # dL/d(tensor), summed over every use of the tensor
+    waiting: list[tuple[int, Tensor]] = []  # heap of (-number, tensor): newest first
     for root, grad in zip(roots, root_grads):
-        grads[root] = grads[root] + grad if root in grads else grad
+        if root in grads:  # the same tensor given twice
+            grads[root] = grads[root] + grad
+        else:
+            _receive(grads, waiting, root, grad)
     wanted = None if inputs is None else set(inputs)
     results: dict[Tensor, Any] = {}
     to_accumulate: list[tuple[Tensor, Any]] = []
+    visited: list[Context] = []
     grad_was_enabled = _state.grad_enabled
     _state.grad_enabled = create_graph  # the backward pass is recorded only with create_graph
     observer = _state.observer
     try:
-        for node in reversed(order):
-            grad = grads.pop(node, None)
-            if grad is None:
-                continue
-            if wanted is not None and node in wanted:
-                results[node] = grad
+        while waiting:
+            node = heapq.heappop(waiting)[1]
+            grad = grads.pop(node)
             ctx = node.grad_fn
-            if wanted is None and (ctx is None or node._retains_grad):
+            if ctx.released:
+                raise RuntimeError(_FREED_MESSAGE)
+            if wanted is not None:
+                if node in wanted:
+                    results[node] = grad
+            elif node._retains_grad:
                 to_accumulate.append((node, grad))
-            if ctx is not None:
-                _propagate(node, ctx, grad, grads, create_graph, observer)
-        # Only once the whole walk has succeeded: a backward that raises half-way leaves every
-        # .grad as it was and the graph intact.
-        for node, grad in to_accumulate:
-            _accumulate_leaf_grad(node, grad, create_graph)
+            visited.append(ctx)
+            input_grads = _input_grads(node, ctx, grad, create_graph, observer)
+            for parent, parent_grad in zip(ctx.parents, input_grads):
+                if parent_grad is None or not isinstance(parent, Tensor) or not parent.requires_grad:
+                    continue
+                data = parent.data
+                if parent_grad.shape != data.shape or parent_grad.dtype != data.dtype:
+                    parent_grad = _fit_to_input(ctx, parent_grad, data)
+                previous = grads.get(parent)
+                if previous is not None:  # a tensor used several times: add up every use
+                    grads[parent] = previous + parent_grad
+                else:
+                    _receive(grads, waiting, parent, parent_grad)
+        # What is left in ``grads`` belongs to leaves. Only now that the whole walk has
+        # succeeded is anything written: a backward that raises half-way leaves every .grad as
+        # it was and the graph intact.
+        if wanted is not None:
+            results.update((leaf, grad) for leaf, grad in grads.items() if leaf in wanted)
+        else:
+            to_accumulate.extend(grads.items())
+            for node, grad in to_accumulate:
+                _accumulate_leaf_grad(node, grad, create_graph)
     finally:
         _state.grad_enabled = grad_was_enabled
     if not retain_graph:
-        for node in order:
-            if node.grad_fn is not None:
-                node.grad_fn.release()
+        for ctx in visited:
+            ctx.release()
     return results
 
 
-def _propagate(
-    node: Tensor, ctx: Context, grad: Any, grads: dict, create_graph: bool, observer: Any
-) -> None:
-    """Apply one node's backward (the chain rule, one step) and add what it returns to the
-    gradients of its parents."""
+def _receive(grads: dict, waiting: list, tensor: Tensor, grad: Any) -> None:
+    """Record the first gradient ``tensor`` receives; a computed tensor then joins the heap of
+    tensors waiting for their backward."""
+    grads[tensor] = grad
+    ctx = tensor.grad_fn
+    if ctx is not None:
+        heapq.heappush(waiting, (-ctx.number, tensor))
+
+
+def _input_grads(node: Tensor, ctx: Context, grad: Any, create_graph: bool, observer: Any) -> tuple:
+    """Apply one node's backward (the chain rule, one step): one gradient per input."""
     if create_graph:
         ctx._as_tensors = (node, *ctx.parents)
         try:
@@ -450,39 +491,32 @@ def _propagate(
             ctx._as_tensors = None
     else:
         input_grads = ctx.function.backward(ctx, grad)
-    parents = ctx.parents
     if type(input_grads) is not tuple:
         input_grads = (input_grads,)
     if observer is not None:
         observer.backward(node, ctx, grad, input_grads)
-    if len(input_grads) != len(parents):
+    if len(input_grads) != len(ctx.parents):
         raise RuntimeError(
             f"{ctx.name}.backward returned {len(input_grads)} gradients, but forward took "
-            f"{len(parents)} inputs: return one gradient (or None) per input"
+            f"{len(ctx.parents)} inputs: return one gradient (or None) per input"
         )
-    for parent, parent_grad in zip(parents, input_grads):
-        if parent_grad is None or not isinstance(parent, Tensor) or not parent.requires_grad:
-            continue
-        data = parent.data
-        shape = data.shape
-        if parent_grad.shape != shape:
-            parent_grad = _fit_to_input(ctx, parent_grad, shape)
-        dtype = data.dtype
-        if parent_grad.dtype is not dtype and parent_grad.dtype != dtype:
-            parent_grad = parent_grad.astype(dtype)
-        previous = grads.get(parent)
-        grads[parent] = parent_grad if previous is None else previous + parent_grad
+    return input_grads
 
 
-def _fit_to_input(ctx: Context, grad: Any, shape: tuple) -> Any:
-    try:
-        return sum_to_shape(grad, shape)
-    except ValueError:
-        raise RuntimeError(
-            f"{ctx.name}.backward returned a gradient of shape {np.shape(grad)} for an input "
-            f"of shape {shape}: it must have the input's shape (or one that broadcasts to the "
-            "output's shape)"
-        ) from None
+def _fit_to_input(ctx: Context, grad: Any, data: Any) -> Any:
+    """A gradient at the shape (summed over broadcasting) and dtype of its input ``data``."""
+    if grad.shape != data.shape:
+        try:
+            grad = sum_to_shape(grad, data.shape)
+        except ValueError:
+            raise RuntimeError(
+                f"{ctx.name}.backward returned a gradient of shape {np.shape(grad)} for an "
+                f"input of shape {data.shape}: it must have the input's shape (or one that "
+                "broadcasts to the output's shape)"
+            ) from None
+    if grad.dtype != data.dtype:
+        grad = grad.astype(data.dtype)
+    return grad
 
 
 def _accumulate_leaf_grad(leaf: Tensor, grad: Any, create_graph: bool) -> None:
