@@ -113,6 +113,27 @@ def test_activation_values():
     assert np.allclose(np.exp(F.log_softmax(x).data), F.softmax(x).data)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_is_exact_and_silent_far_into_both_tails(dtype):
+    """Both forms (in place, and the one used when e^-x overflows) agree with the
+    overflow-free formula evaluated in float64 to a few ulps, without a warning."""
+    moderate = np.array([-80.0, -30.0, -1.0, 0.0, 1e-8, 2.5, 30.0, 1e4], dtype=dtype)
+    extreme = np.array([-1e4, -720.0, -100.0, -1.0, 0.0, 3.0, 800.0], dtype=dtype)
+    for values in (moderate, extreme, moderate[3:4].reshape(()), extreme[:1].reshape(())):
+        x = np.asarray(values, dtype=np.float64)
+        e = np.exp(-np.abs(x))
+        expected = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(dtype)
+        with strict_numerics():
+            out = F.sigmoid(tg.Tensor(values)).data
+        assert out.dtype == dtype
+        tiny = np.finfo(dtype).tiny  # below it float32 / float64 lose precision (subnormals)
+        keep = np.abs(expected) >= tiny
+        assert np.allclose(out[keep], expected[keep], rtol=4 * np.finfo(dtype).eps, atol=0)
+        assert np.all(np.abs(out[~keep] - expected[~keep]) <= tiny)
+    assert F.sigmoid(tg.Tensor([0, 2])).dtype == np.float64  # integers become floats, as np.exp
+
+
+
 def test_gradcheck_linear_function_and_module_input():
     rng = np.random.default_rng(2)
     x, w, b = leaf(rng.normal(size=(5, 3))), leaf(rng.normal(size=(4, 3))), leaf(rng.normal(size=4))

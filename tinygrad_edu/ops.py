@@ -242,12 +242,20 @@ class ELU(Function):
 class Sigmoid(Function):
     @staticmethod
     def forward(ctx: Context, x):
-        # 1 / (1 + e^-x) without overflow: with e = e^-|x| (never above 1),
-        # sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0
-        e = np.exp(-np.abs(x))
-        out = np.where(x >= 0, 1.0, e)  # the numerator
-        e += 1  # in place: big arrays cost more to allocate than to compute
-        out /= e
+        # 1 / (1 + e^-x), computed in one array updated in place: for big arrays allocating
+        # costs more than computing (NumPy scalars and integer arrays get fresh results).
+        # Only where x < -709 (-88 in float32) does e^-x overflow; then the form that cannot
+        # overflow is used instead.
+        out = -x
+        in_place = out if isinstance(out, np.ndarray) and out.dtype.kind == "f" else None
+        try:
+            with np.errstate(over="raise"):
+                out = np.exp(out, out=in_place)
+        except FloatingPointError:
+            out = _sigmoid_without_overflow(x)
+        else:
+            out += 1
+            out = np.reciprocal(out, out=in_place)
         ctx.save_for_backward(out)
         return out
 
@@ -255,6 +263,13 @@ class Sigmoid(Function):
     def backward(ctx: Context, grad):
         (out,) = ctx.saved_tensors
         return grad * (out * (1 - out))  # s' = s (1 - s); grouped so NumPy reuses its temporaries
+
+
+def _sigmoid_without_overflow(x: Any) -> Any:
+    """sigmoid(x) with e = e^-|x|, which never exceeds 1: 1 / (1 + e) for x >= 0 and
+    e / (1 + e) for x < 0."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e) / (1 + e)
 
 
 class Tanh(Function):
