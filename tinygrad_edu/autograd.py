@@ -289,14 +289,15 @@ class Function:
     def apply(cls, *args: Any) -> Tensor:
         """Run ``forward`` on the arrays of ``args`` and, if any input requires grad (and grad
         mode is on), record the call as a node of the graph."""
-        arrays, needs_grad = [], False
+        arrays, record = [], False
         for arg in args:
             if isinstance(arg, Tensor):
                 arrays.append(arg.data)
-                needs_grad = needs_grad or arg.requires_grad
+                record = record or arg.requires_grad
             else:
                 arrays.append(arg)
-        record = needs_grad and _state.grad_enabled
+        state = _state
+        record = record and state.grad_enabled
         ctx = Context(cls, args) if record else _Scratch()
         try:
             data = cls.forward(ctx, *arrays)
@@ -304,12 +305,15 @@ class Function:
             if "broadcast" not in str(error):
                 raise
             raise broadcast_error(cls.__name__.lower(), *arrays) from None
-        if not isinstance(data, (np.ndarray, np.generic)):
+        if not isinstance(data, _ARRAY_TYPES):
             data = np.asarray(data)
         out = Tensor._from_op(data, ctx if record else None)
-        if _state.observer is not None:
-            _state.observer.forward(cls, args, out.grad_fn, out)
+        if state.observer is not None:
+            state.observer.forward(cls, args, out.grad_fn, out)
         return out
+
+
+_ARRAY_TYPES = (np.ndarray, np.generic)  # what forward may return (anything else is converted)
 
 
 def broadcast_error(op: str, *values: Any) -> ValueError:

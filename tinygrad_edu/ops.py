@@ -81,7 +81,9 @@ class Mul(Function):
     @staticmethod
     def backward(ctx: Context, grad):
         a, b = ctx.saved_tensors
-        return grad * b, grad * a  # d(ab)/da = b, d(ab)/db = a
+        need_a, need_b = ctx.needs_input_grad
+        # d(ab)/da = b, d(ab)/db = a (skipped for a constant, such as the 0.5 of 0.5 * x)
+        return (grad * b if need_a else None), (grad * a if need_b else None)
 
 
 class Div(Function):
@@ -94,6 +96,8 @@ class Div(Function):
     def backward(ctx: Context, grad):
         a, b = ctx.saved_tensors
         grad_a = grad / b  # d(a/b)/da = 1/b
+        if not ctx.needs_input_grad[1]:  # dividing by a constant, such as a count
+            return grad_a, None
         return grad_a, -grad_a * a / b  # d(a/b)/db = -a/b^2
 
 
@@ -424,21 +428,27 @@ class NLLLoss(Function):
         losses = -log_probs[rows, target]
         if reduction == "none":
             return losses
-        return losses.mean() if reduction == "mean" else losses.sum()
+        total = losses.sum()
+        return total / len(losses) if reduction == "mean" else total
 
     @staticmethod
     def backward(ctx: Context, grad):
         # each row's loss depends only on its picked entry, with slope -1 (-1/N for the mean)
+        rows = ctx.index[0]
         if ctx.reduction == "mean":
-            grad = grad / len(ctx.index[0])
-        per_row = expand(-grad, ctx.index[0].shape) if ctx.reduction != "none" else -grad
-        return index_add(ctx.shape, ctx.index, per_row), None, None
+            grad = grad / len(rows)
+        if isinstance(grad, Tensor):  # create_graph: build it from recorded operations
+            per_row = expand(-grad, rows.shape) if ctx.reduction != "none" else -grad
+            return index_add(ctx.shape, ctx.index, per_row), None, None
+        out = np.zeros(ctx.shape, dtype=grad.dtype)
+        out[ctx.index] = -grad  # one entry per row, so nothing to add up
+        return out, None, None
 
 
 def _finite_max(x: Any, axis: Any) -> Any:
     """The max along ``axis`` (kept as a length-1 axis), with infinities replaced by 0 so that
     x - max never computes inf - inf."""
-    m = np.max(x, axis=axis, keepdims=True)
+    m = x.max(axis=axis, keepdims=True)
     return np.where(np.isfinite(m), m, 0)
 
 
@@ -485,10 +495,10 @@ class Linear(Function):
         out = x @ weight.T
         if bias is None:
             return out
-        if out.dtype == np.result_type(out, bias):
-            out += bias  # in place: no second array of the output's size
-            return out
-        return out + bias
+        if bias.dtype != out.dtype:
+            return out + bias  # NumPy's type promotion decides the result's dtype
+        out += bias  # in place: no second array of the output's size
+        return out
 
     @staticmethod
     def backward(ctx: Context, grad):

@@ -663,7 +663,7 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
 
 def _operand(x: Any) -> Any:
     """The other side of a binary operator: a Tensor, a number, or an array (a constant)."""
-    if isinstance(x, (Tensor, float, int, np.generic)):
+    if isinstance(x, _READY_OPERANDS):
         return x
     if isinstance(x, np.ndarray):
         return x if x.dtype.kind in "biuf" else NotImplemented
@@ -672,6 +672,9 @@ def _operand(x: Any) -> Any:
     if isinstance(x, numbers.Real):
         return x
     return NotImplemented
+
+
+_READY_OPERANDS = (Tensor, float, int, np.generic)
 
 
 def _operand_or_raise(x: Any) -> Any:
