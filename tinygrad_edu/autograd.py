@@ -447,7 +447,16 @@ def run_backward(
             elif node._retains_grad:
                 to_accumulate.append((node, grad))
             visited.append(ctx)
-            input_grads = _input_grads(node, ctx, grad, create_graph, observer)
+            if create_graph:
+                input_grads = _backward_recorded(node, ctx, grad)
+            else:
+                input_grads = ctx.function.backward(ctx, grad)  # the chain rule, one step
+            if type(input_grads) is not tuple:
+                input_grads = (input_grads,)
+            if observer is not None:
+                observer.backward(node, ctx, grad, input_grads)
+            if len(input_grads) != len(ctx.parents):
+                raise _count_error(ctx, input_grads)
             for parent, parent_grad in zip(ctx.parents, input_grads):
                 if parent_grad is None or not isinstance(parent, Tensor) or not parent.requires_grad:
                     continue
@@ -485,26 +494,21 @@ def _receive(grads: dict, waiting: list, tensor: Tensor, grad: Any) -> None:
         heapq.heappush(waiting, (-ctx.number, tensor))
 
 
-def _input_grads(node: Tensor, ctx: Context, grad: Any, create_graph: bool, observer: Any) -> tuple:
-    """Apply one node's backward (the chain rule, one step): one gradient per input."""
-    if create_graph:
-        ctx._as_tensors = (node, *ctx.parents)
-        try:
-            input_grads = ctx.function.backward(ctx, grad)
-        finally:
-            ctx._as_tensors = None
-    else:
-        input_grads = ctx.function.backward(ctx, grad)
-    if type(input_grads) is not tuple:
-        input_grads = (input_grads,)
-    if observer is not None:
-        observer.backward(node, ctx, grad, input_grads)
-    if len(input_grads) != len(ctx.parents):
-        raise RuntimeError(
-            f"{ctx.name}.backward returned {len(input_grads)} gradients, but forward took "
-            f"{len(ctx.parents)} inputs: return one gradient (or None) per input"
-        )
-    return input_grads
+def _backward_recorded(node: Tensor, ctx: Context, grad: Tensor) -> Any:
+    """Run a node's backward under ``create_graph=True``: its saved values are then seen as the
+    graph's tensors, so that the gradient it computes is itself a recorded graph."""
+    ctx._as_tensors = (node, *ctx.parents)
+    try:
+        return ctx.function.backward(ctx, grad)
+    finally:
+        ctx._as_tensors = None
+
+
+def _count_error(ctx: Context, input_grads: tuple) -> RuntimeError:
+    return RuntimeError(
+        f"{ctx.name}.backward returned {len(input_grads)} gradients, but forward took "
+        f"{len(ctx.parents)} inputs: return one gradient (or None) per input"
+    )
 
 
 def _fit_to_input(ctx: Context, grad: Any, data: Any) -> Any:

@@ -473,11 +473,12 @@ class MatMul(Function):
             b = b.reshape((-1, 1))
             grad = grad.reshape(grad.shape + (1,))
         grad_a = grad_b = None
-        if ctx.needs_input_grad[0]:
+        need_a, need_b = ctx.needs_input_grad
+        if need_a:
             grad_a = grad @ b.swapaxes(-1, -2)  # d(AB)/dA: G B^T
             if a_1d:
                 grad_a = grad_a.reshape(grad_a.shape[:-2] + grad_a.shape[-1:])
-        if ctx.needs_input_grad[1]:
+        if need_b:
             grad_b = a.swapaxes(-1, -2) @ grad  # d(AB)/dB: A^T G
             if b_1d:
                 grad_b = grad_b.reshape(grad_b.shape[:-1])

@@ -376,7 +376,8 @@ class Tensor:
     # ---- reductions ------------------------------------------------------------------------
 
     def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return ops.Sum.apply(self, _axes("sum", axis, self.ndim), keepdims)
+        axes = None if axis is None else _axes("sum", axis, self.ndim)
+        return ops.Sum.apply(self, axes, keepdims)
 
     def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         axes = _axes("mean", axis, self.ndim)
@@ -557,7 +558,10 @@ class Tensor:
 
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product ``a @ b``: vectors, matrices, and stacks of matrices (broadcast)."""
-    a, b = _operand_or_raise(a), _operand_or_raise(b)
+    if not isinstance(a, Tensor):
+        a = _operand_or_raise(a)
+    if not isinstance(b, Tensor):
+        b = _operand_or_raise(b)
     a_shape, b_shape = _shape(a), _shape(b)
     if len(a_shape) == 0 or len(b_shape) == 0:
         raise ValueError(
