@@ -9,14 +9,19 @@ against PyTorch (CPU) and micrograd where they are installed.
 For each workload it first runs a few steps of every contestant from the same weights and checks
 that their losses agree, then times each contestant's steps, each in a fresh process of its own,
 and prints the median, min and max per step, the ratios of medians, and whether each target
-ratio is met. Quote ratios, not seconds:
-they are what carries over between machines.
+ratio is met. Quote ratios, not seconds: they are what carries over between machines.
+
+Every timing process uses one BLAS / OpenMP thread (``--threads`` changes that), NumPy and
+PyTorch alike. On a small shared machine a second thread competes with whatever else runs, and
+a matrix product that waits for it can take ten times longer, so timings with more threads
+swing from run to run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -39,11 +44,16 @@ def agreement(workload: Workload, setup: object, steps: int) -> list[str]:
     return check_agreement(workload.name, trajectories, "numpy", AGREEMENT_RTOL)
 
 
-def time_in_own_process(workload: str, contestant: str, repeats: int) -> Timing:
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def time_in_own_process(workload: str, contestant: str, repeats: int, threads: int) -> Timing:
     """Time one contestant in a fresh Python process, so that no other library's objects
-    (PyTorch alone keeps about 140,000 alive) slow down its garbage collector."""
+    (PyTorch alone keeps about 140,000 alive) slow down its garbage collector. ``threads``
+    BLAS / OpenMP threads (read by NumPy's OpenBLAS and by PyTorch when they start)."""
     command = [sys.executable, __file__, "--worker", workload, contestant, str(repeats)]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    env = dict(os.environ, **{name: str(threads) for name in THREAD_VARIABLES})
+    result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if result.returncode != 0:
         raise RuntimeError(f"{workload} / {contestant} failed:\n{result.stderr}")
     data = json.loads(result.stdout.strip().splitlines()[-1])
@@ -57,15 +67,18 @@ def worker(workload_name: str, contestant: str, repeats: int) -> None:
     print(json.dumps({"times": times, "losses": losses}))
 
 
-def run_workload(workload: Workload, repeats: int | None) -> dict:
+def run_workload(workload: Workload, repeats: int | None, threads: int = 1) -> dict:
     setup = workload.setup()
     problems = agreement(workload, setup, AGREEMENT_STEPS)
     timings = {}
     for name in workload.contestants:
-        timings[name] = time_in_own_process(workload.name, name, repeats or workload.repeats)
+        timings[name] = time_in_own_process(
+            workload.name, name, repeats or workload.repeats, threads
+        )
     result = {
         "workload": workload.name,
         "title": workload.title,
+        "blas_threads": threads,
         "disagreements": problems,
         "contestants": {},
     }
@@ -135,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeats", type=int, help="timed steps per contestant (default: per workload)"
     )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="BLAS / OpenMP threads per timing process (default 1)"
+    )
     parser.add_argument("--json", help="write the results to this JSON file")
     parser.add_argument(
         "--check",
@@ -158,10 +174,13 @@ def main(argv: list[str] | None = None) -> int:
             )
             failures += bool(problems)
         return 1 if failures else 0
-    print(f"Python {platform.python_version()} on {platform.machine()}; medians per step")
+    print(
+        f"Python {platform.python_version()} on {platform.machine()}; medians per step; "
+        f"{args.threads} BLAS thread(s) per process"
+    )
     results = []
     for workload in workloads:
-        result = run_workload(workload, args.repeats)
+        result = run_workload(workload, args.repeats, args.threads)
         print_result(result)
         results.append(result)
         failures += bool(result["disagreements"])
