@@ -210,7 +210,10 @@ class Context:
     def needs_input_grad(self) -> tuple[bool, ...]:
         """For each argument of ``forward``: does it need a gradient? A backward may skip the
         work for the ones that do not."""
-        return tuple([isinstance(p, Tensor) and p.requires_grad for p in self.parents])
+        needs = []
+        for parent in self.parents:
+            needs.append(isinstance(parent, Tensor) and parent.requires_grad)
+        return tuple(needs)
 
     @property
     def forward_args(self) -> list:
