@@ -97,6 +97,41 @@ def test_backward_walk_is_deterministic():
     assert names[0][0] == "a" and names[0][-1] == "Sub"
 
 
+class _VisitRecorder:
+    """An observer that notes which node each backward step ran."""
+
+    def __init__(self):
+        self.visited = []
+
+    def forward(self, function, args, ctx, output):
+        pass
+
+    def backward(self, node, ctx, grad_output, input_grads):
+        self.visited.append(ctx)
+
+
+def test_backward_visits_each_node_once_newest_first_after_all_its_uses():
+    x = Tensor(0.7, requires_grad=True)
+    a = x * 2.0
+    b = a * 3.0  # one use of a
+    c = x + 1.0
+    d = c * a  # a second use of a, created later, on another branch
+    loss = b + d.tanh()
+    recorder = _VisitRecorder()
+    previous = tg.autograd.set_observer(recorder)
+    try:
+        loss.backward()
+    finally:
+        tg.autograd.set_observer(previous)
+    numbers = [ctx.number for ctx in recorder.visited]
+    assert len(numbers) == 6 and numbers == sorted(numbers, reverse=True)
+    # dloss/da = 3 + (1 - tanh(d)^2) c, da/dx = 2; dloss/dc = (1 - tanh(d)^2) a, dc/dx = 1
+    xv = 0.7
+    sech2 = 1 - np.tanh((xv + 1) * 2 * xv) ** 2
+    expected = (3 + sech2 * (xv + 1)) * 2 + sech2 * 2 * xv
+    assert x.grad.item() == pytest.approx(expected, rel=1e-14)
+
+
 # ---- accumulation, retain_graph, intermediate gradients ----------------------------------------
 
 

@@ -16,6 +16,9 @@ input tensors). Nothing else records the graph.
 Why a topological order? A node used twice, as ``a`` in ``b = a + a``, receives gradient from
 each use. It must have received *all* of it before it passes gradient on to its own parents,
 and visiting the children of every node before the node itself guarantees exactly that.
+Such an order comes for free: every node is numbered when it is created, and an operation's
+inputs always exist before it runs, so newest first is a reverse topological order
+(``run_backward``). Graph drawings use ``topological_order``, a depth-first walk.
 
 A backward is written with arithmetic operators and a few array methods (``reshape``, ``sum``,
 ``swapaxes``, indexing), so that the same code runs on NumPy arrays (an ordinary backward, fast)
@@ -371,7 +374,8 @@ def sum_to_shape(grad: Any, shape: tuple) -> Any:
 
 
 def topological_order(roots: Sequence[Tensor], only_requires_grad: bool = True) -> list[Tensor]:
-    """Every tensor the roots depend on, parents before children.
+    """Every tensor the roots depend on, parents before children (for drawings and tools;
+    backward itself walks the nodes newest first, see ``run_backward``).
 
     By default only the tensors that require grad (what backward visits); with
     ``only_requires_grad=False`` the constants too (what a drawing of the graph shows).
