@@ -150,6 +150,7 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        # First every gradient is checked, then every parameter updated.
         updates = []
         index = 0
         for group in self.param_groups:
@@ -157,21 +158,28 @@ class Optimizer:
                 if p.grad is not None:
                     updates.append((p, self._grad_array(p, index), group))
                 index += 1
+        all_state = self.state
         for p, g, group in updates:
-            if not _is_writable(p.data):  # e.g. a 0-d result held as a NumPy scalar
-                p.data = np.array(p.data, dtype=p.dtype)
-            self._update(p, g, group, self.state.setdefault(p, {}))
+            data = p.data
+            if not _is_writable(data):  # e.g. a 0-d result held as a NumPy scalar
+                p.data = np.array(data, dtype=data.dtype)
+            state = all_state.get(p)
+            if state is None:  # the first step of this parameter
+                state = all_state[p] = {}
+            self._update(p, g, group, state)
         return loss
 
     def _grad_array(self, p: Tensor, index: int) -> np.ndarray:
-        g = p.grad.data if isinstance(p.grad, Tensor) else np.asarray(p.grad)
-        if np.shape(g) != p.shape:
+        grad = p.grad
+        g = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
+        data = p.data
+        if g.shape != data.shape:
             raise ValueError(
-                f"{self._name}.step: parameter {index} has shape {p.shape} but its gradient has "
-                f"shape {np.shape(g)}; no parameter was updated"
+                f"{self._name}.step: parameter {index} has shape {data.shape} but its gradient "
+                f"has shape {g.shape}; no parameter was updated"
             )
-        if g.dtype != p.dtype:
-            g = np.asarray(g, dtype=p.dtype)
+        if g.dtype != data.dtype:
+            g = np.asarray(g, dtype=data.dtype)
         return g
 
     def _update(self, p: Tensor, g: np.ndarray, group: dict, state: dict) -> None:
