@@ -102,6 +102,38 @@ def test_shared_parameters_and_modules_are_listed_once():
     assert list(model.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
 
 
+def test_walks_agree_on_order_and_sharing_in_nested_models():
+    # a module shared at two depths, a parameter shared by two modules, unset (None) entries
+    shared = nn.Linear(2, 2)
+    inner = nn.Sequential(nn.Linear(2, 2), shared)
+    model = nn.Sequential(shared, inner, nn.Sequential(inner, nn.ReLU()))
+    model.register_parameter("tied", inner[0].weight)
+    model.add_module("unset", None)
+    model[2].register_parameter("extra", None)
+    paths = [path for path, _ in model.named_modules()]
+    assert paths == ["", "0", "1", "1.0", "2", "2.1"]
+    assert [m for m in model.modules()] == [m for _, m in model.named_modules()]
+    every = [path for path, _ in model.named_modules(prefix="m", remove_duplicate=False)]
+    assert every == [
+        "m",
+        "m.0",
+        "m.1",
+        "m.1.0",
+        "m.1.1",
+        "m.2",
+        "m.2.0",
+        "m.2.0.0",
+        "m.2.0.1",
+        "m.2.1",
+    ]
+    names = [name for name, _ in model.named_parameters()]
+    assert names == ["tied", "0.weight", "0.bias", "1.0.bias"]
+    assert [p for p in model.parameters()] == [p for _, p in model.named_parameters()]
+    assert [p for p in model.parameters(recurse=False)] == [inner[0].weight]
+    every = [name for name, _ in model.named_parameters(remove_duplicate=False)]
+    assert len(every) == 11 and every[:3] == ["tied", "0.weight", "0.bias"]
+
+
 def test_reassignment_and_deletion():
     m = nn.Module()
     m.a = nn.Parameter(tg.zeros(1))

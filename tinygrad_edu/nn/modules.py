@@ -152,15 +152,40 @@ class Module:
                 return
             memo.add(id(self))
         yield prefix, self
-        for name, module in self._modules.items():
-            if module is not None:
-                path = f"{prefix}.{name}" if prefix else name
-                yield from module.named_modules(path, remove_duplicate, memo)
+        # Depth first with an explicit stack rather than one nested generator per module: for
+        # each module on the way down from self, its path and an iterator over its children.
+        stack = [(prefix, iter(self._modules.items()))]
+        while stack:
+            path, children = stack[-1]
+            for name, module in children:
+                if module is None:
+                    continue
+                if remove_duplicate:
+                    if id(module) in memo:
+                        continue
+                    memo.add(id(module))
+                child_path = f"{path}.{name}" if path else name
+                yield child_path, module
+                stack.append((child_path, iter(module._modules.items())))
+                break  # go down into this module's children first
+            else:  # every child of the module on top of the stack has been visited
+                stack.pop()
 
     def modules(self) -> Iterator[Module]:
-        """This module and every module inside it."""
-        for _, module in self.named_modules():
-            yield module
+        """This module and every module inside it, in the order of ``named_modules()``."""
+        # The walk of named_modules, without building the paths.
+        seen = {id(self)}
+        yield self
+        stack = [iter(self._modules.values())]
+        while stack:
+            for module in stack[-1]:
+                if module is not None and id(module) not in seen:
+                    seen.add(id(module))
+                    yield module
+                    stack.append(iter(module._modules.values()))
+                    break  # go down into this module's children first
+            else:  # every child of the module on top of the stack has been visited
+                stack.pop()
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """(name, module) for the direct sub-modules."""
@@ -193,8 +218,13 @@ class Module:
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         """Every parameter, in the order of ``named_parameters()``: what an optimizer updates."""
-        for _, param in self.named_parameters(recurse=recurse):
-            yield param
+        # The loop of named_parameters, over modules() instead, without building the names.
+        seen: set[int] = set()
+        for module in self.modules() if recurse else (self,):
+            for param in module._parameters.values():
+                if param is not None and id(param) not in seen:
+                    seen.add(id(param))
+                    yield param
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn`` on every sub-module and then on this one (e.g. to initialise weights)."""
