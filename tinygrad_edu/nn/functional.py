@@ -71,7 +71,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     One primitive (``ops.Linear``) rather than three, for speed; its gradients are checked
     against the composition in the tests."""
     x = _tensor(x)
-    if x.ndim == 0 or weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
+    shape = x.data.shape
+    if not shape or weight.ndim != 2 or shape[-1] != weight.shape[1]:
         raise ValueError(
             f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
             "(the input's last dimension must equal weight.shape[1])"
@@ -252,12 +253,14 @@ def _class_indices(loss: str, input: Tensor, target: Any) -> np.ndarray:
             f"{loss}: input of shape {input.shape} needs class indices of shape ({n},) or "
             f"class probabilities of shape {input.shape}, got target of shape {indices.shape}"
         )
-    if indices.size and (indices.min() < 0 or indices.max() >= c):
-        bad = indices.min() if indices.min() < 0 else indices.max()
-        raise ValueError(
-            f"{loss}: target contains class index {int(bad)}, out of range for {c} classes "
-            f"(valid: 0 .. {c - 1})"
-        )
+    if indices.size:
+        low, high = indices.min(), indices.max()
+        if low < 0 or high >= c:
+            bad = low if low < 0 else high
+            raise ValueError(
+                f"{loss}: target contains class index {int(bad)}, out of range for {c} classes "
+                f"(valid: 0 .. {c - 1})"
+            )
     return indices
 
 
@@ -298,6 +301,12 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, reduction: str = "m
     if input.ndim == 1:
         return _one_sample(nll_loss, input, target, weight, reduction)
     _check_logits("nll_loss", input)
+    return _nll_loss(input, target, weight, reduction)
+
+
+def _nll_loss(input: Tensor, target: Any, weight: Any, reduction: str) -> Tensor:
+    """nll_loss once input (N, C) and reduction are known to be valid (cross_entropy calls
+    it directly, so as not to check them twice). The target is checked here."""
     indices = _class_indices("nll_loss", input, target)
     if weight is None:
         return ops.NLLLoss.apply(input, indices, reduction)
@@ -320,14 +329,15 @@ def cross_entropy(
     if input.ndim == 1:
         return _one_sample(cross_entropy, input, target, weight, reduction)
     _check_logits("cross_entropy", input)
-    kind = target.dtype.kind if isinstance(target, Tensor) else np.asarray(target).dtype.kind
+    array = target.data if isinstance(target, Tensor) else np.asarray(target)
+    kind = array.dtype.kind
     if kind in "iu":
-        if np.shape(target) == input.shape:
+        if array.shape == input.shape:
             raise TypeError(
                 f"cross_entropy: target of shape {input.shape} holds integers; one-hot rows are "
                 "class probabilities and must be floating point (use target.double())"
             )
-        return nll_loss(input.log_softmax(1), target, weight, reduction)
+        return _nll_loss(input.log_softmax(1), target, weight, reduction)
     if kind != "f":
         raise TypeError(
             "cross_entropy: target must hold integer class indices or float class "
