@@ -49,7 +49,7 @@ class TensorDataset:
 
     def __getitem__(self, index: Any) -> tuple[Tensor, ...]:
         """``dataset[3]`` gives one sample; an array or slice of indices gives many at once."""
-        return tuple(_wrap(t.data[index]) for t in self.tensors)
+        return tuple([_wrap(t.data[index]) for t in self.tensors])
 
     def __repr__(self) -> str:
         shapes = ", ".join(str(t.shape) for t in self.tensors)
@@ -112,7 +112,8 @@ class DataLoader:
 
     def _batch(self, index: np.ndarray | slice) -> tuple[Tensor, ...]:
         if isinstance(self.dataset, TensorDataset):
-            return tuple(_wrap(t.data[index]) for t in self.dataset.tensors)
+            # tuple([...]) rather than tuple(... for ...): a list is quicker to build than a generator
+            return tuple([_wrap(t.data[index]) for t in self.dataset.tensors])
         rows = range(len(self.dataset))[index] if isinstance(index, slice) else index
         samples = [self.dataset[int(i)] for i in rows]
         return tuple(
@@ -129,7 +130,8 @@ class DataLoader:
 def _wrap(array: Any) -> Tensor:
     """A batch as a Tensor without copying again. A slice of the dataset is a view of it, so
     it is made read-only: changing a batch in place cannot change the dataset."""
-    array = np.asarray(array)
+    if type(array) is not np.ndarray:  # e.g. the NumPy scalar of dataset[i] on 1-D data
+        array = np.asarray(array)
     if array.base is not None:
         array = array.view()
         array.flags.writeable = False
