@@ -332,6 +332,22 @@ def test_non_leaf_and_non_tensor_parameters():
         optim.SGD(param(P0), lr=0.1)
 
 
+def test_gradient_given_as_an_array_a_list_or_another_dtype():
+    params = [param(P0) for _ in range(3)]
+    opt = optim.SGD(params, lr=0.5)
+    params[0].grad = np.array(G1)  # not a Tensor
+    params[1].grad = list(G1)
+    params[2].grad = tg.Tensor(np.array(G1, dtype=np.float32))  # converted to float64
+    opt.step()
+    for p in params[:2]:
+        np.testing.assert_array_equal(p.data, P0 - 0.5 * np.array(G1))
+    np.testing.assert_array_equal(params[2].data, P0 - 0.5 * np.array(G1, dtype=np.float32))
+    assert all(p.dtype == np.float64 for p in params)
+    params[1].grad = np.ones((3, 1))
+    with pytest.raises(ValueError, match=r"parameter 1 has shape \(3,\) .* shape \(3, 1\); no"):
+        opt.step()
+
+
 @pytest.mark.parametrize("cls", ALL)
 def test_failed_step_updates_no_parameter(cls):
     a, b = param(P0), param([[1.0, 2.0]])
