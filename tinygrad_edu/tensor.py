@@ -562,17 +562,23 @@ def matmul(a: Any, b: Any) -> Tensor:
         a = _operand_or_raise(a)
     if not isinstance(b, Tensor):
         b = _operand_or_raise(b)
-    a_shape, b_shape = _shape(a), _shape(b)
+    try:
+        return ops.MatMul.apply(a, b)
+    except ValueError as error:  # NumPy's message speaks of gufunc signatures; ours of shapes
+        raise _matmul_error(_shape(a), _shape(b), error) from None
+
+
+def _matmul_error(a_shape: tuple, b_shape: tuple, error: ValueError) -> ValueError:
     if len(a_shape) == 0 or len(b_shape) == 0:
-        raise ValueError(
+        return ValueError(
             f"matmul: both operands need at least 1 dimension, got shapes {a_shape} and {b_shape}"
         )
     inner_b = b_shape[0] if len(b_shape) == 1 else b_shape[-2]
     if a_shape[-1] != inner_b:
-        raise ValueError(
+        return ValueError(
             f"matmul: shapes {a_shape} and {b_shape} are not aligned: {a_shape[-1]} != {inner_b}"
         )
-    return ops.MatMul.apply(a, b)
+    return error  # batch dimensions that do not broadcast: the message already names them
 
 
 def _shape(x: Any) -> tuple:
