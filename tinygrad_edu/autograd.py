@@ -428,12 +428,11 @@ def run_backward(
     then every tensor that uses it has passed its share on.
     """
     grads: dict[Tensor, Any] = {}  # dL/d(tensor), summed over every use of the tensor
-    waiting: list[tuple[int, Tensor]] = []  # heap of (-number, tensor): newest first
     for root, grad in zip(roots, root_grads):
-        if root in grads:  # the same tensor given twice
-            grads[root] = grads[root] + grad
-        else:
-            _receive(grads, waiting, root, grad)
+        grads[root] = grads[root] + grad if root in grads else grad
+    # the computed tensors whose backward is still to run, as a heap of (-number, tensor)
+    waiting = [(-root.grad_fn.number, root) for root in grads if root.grad_fn is not None]
+    heapq.heapify(waiting)
     wanted = None if inputs is None else set(inputs)
     results: dict[Tensor, Any] = {}
     to_accumulate: list[tuple[Tensor, Any]] = []
@@ -473,8 +472,10 @@ def run_backward(
                 previous = grads.get(parent)
                 if previous is not None:  # a tensor used several times: add up every use
                     grads[parent] = previous + parent_grad
-                else:
-                    _receive(grads, waiting, parent, parent_grad)
+                    continue
+                grads[parent] = parent_grad
+                if parent.grad_fn is not None:  # computed: its own backward is still to come
+                    heapq.heappush(waiting, (-parent.grad_fn.number, parent))
         # What is left in ``grads`` belongs to leaves. Only now that the whole walk has
         # succeeded is anything written: a backward that raises half-way leaves every .grad as
         # it was and the graph intact.
@@ -490,15 +491,6 @@ def run_backward(
         for ctx in visited:
             ctx.release()
     return results
-
-
-def _receive(grads: dict, waiting: list, tensor: Tensor, grad: Any) -> None:
-    """Record the first gradient ``tensor`` receives; a computed tensor then joins the heap of
-    tensors waiting for their backward."""
-    grads[tensor] = grad
-    ctx = tensor.grad_fn
-    if ctx is not None:
-        heapq.heappush(waiting, (-ctx.number, tensor))
 
 
 def _backward_recorded(node: Tensor, ctx: Context, grad: Tensor) -> Any:
