@@ -7,6 +7,7 @@ or is composed from other methods; none of them holds a gradient rule of its own
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -727,8 +728,8 @@ def _axes(op: str, axis: Axis, ndim: int, unique: bool = True) -> tuple[int, ...
 def _count(shape: tuple, axes: tuple | None) -> int:
     """How many elements a reduction over ``axes`` combines."""
     if axes is None:
-        return int(np.prod(shape, dtype=np.int64))
-    return int(np.prod([shape[a] for a in axes], dtype=np.int64))
+        return math.prod(shape)
+    return math.prod([shape[a] for a in axes])
 
 
 def _reduced_shape(shape: tuple, axes: tuple | None) -> tuple:
@@ -745,10 +746,10 @@ def _shape_arg(shape: tuple) -> tuple:
 
 
 def _resolve_shape(old: tuple, new: tuple) -> tuple:
-    size = int(np.prod(old, dtype=np.int64))
+    size = math.prod(old)
     if sum(1 for n in new if n == -1) > 1:
         raise ValueError(f"only one dimension can be -1, got {new}")
-    known = int(np.prod([n for n in new if n != -1], dtype=np.int64))
+    known = int(math.prod([n for n in new if n != -1]))
     if -1 in new:
         if known == 0 or size % known:
             raise ValueError(f"cannot reshape a tensor of shape {old} ({size} elements) into {new}")
