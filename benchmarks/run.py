@@ -9,7 +9,9 @@ against PyTorch (CPU) and micrograd where they are installed.
 For each workload it first runs a few steps of every contestant from the same weights and checks
 that their losses agree, then times each contestant's steps, each in a fresh process of its own,
 and prints the median, min and max per step, the ratios of medians, and whether each target
-ratio is met. Quote ratios, not seconds: they are what carries over between machines.
+ratio is met. The timing runs in rounds (three by default): each round starts every contestant
+once, for its share of the steps. Quote ratios, not seconds: they are what carries over between
+machines.
 
 Every timing process uses one BLAS / OpenMP thread (``--threads`` changes that), NumPy and
 PyTorch alike. On a small shared machine a second thread competes with whatever else runs, and
@@ -67,18 +69,26 @@ def worker(workload_name: str, contestant: str, repeats: int) -> None:
     print(json.dumps({"times": times, "losses": losses}))
 
 
-def run_workload(workload: Workload, repeats: int | None, threads: int = 1) -> dict:
+def run_workload(
+    workload: Workload, repeats: int | None, threads: int = 1, rounds: int = 3
+) -> dict:
+    """Check agreement, then time every contestant in ``rounds`` rounds: each round runs each
+    contestant once, in a process of its own, for its share of the steps. A slow spell of a
+    shared machine then slows every contestant a little instead of one of them a lot."""
     setup = workload.setup()
     problems = agreement(workload, setup, AGREEMENT_STEPS)
-    timings = {}
-    for name in workload.contestants:
-        timings[name] = time_in_own_process(
-            workload.name, name, repeats or workload.repeats, threads
-        )
+    per_round = -(-(repeats or workload.repeats) // rounds)  # rounded up
+    timings = {name: Timing(workload.name, name) for name in workload.contestants}
+    for _ in range(rounds):
+        for name, timing in timings.items():
+            part = time_in_own_process(workload.name, name, per_round, threads)
+            timing.times += part.times
+            timing.losses += part.losses
     result = {
         "workload": workload.name,
         "title": workload.title,
         "blas_threads": threads,
+        "rounds": rounds,
         "disagreements": problems,
         "contestants": {},
     }
@@ -151,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads", type=int, default=1, help="BLAS / OpenMP threads per timing process (default 1)"
     )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of timing processes per contestant (default 3)"
+    )
     parser.add_argument("--json", help="write the results to this JSON file")
     parser.add_argument(
         "--check",
@@ -180,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     results = []
     for workload in workloads:
-        result = run_workload(workload, args.repeats, args.threads)
+        result = run_workload(workload, args.repeats, args.threads, args.rounds)
         print_result(result)
         results.append(result)
         failures += bool(result["disagreements"])
