@@ -59,6 +59,8 @@ def time_in_own_process(workload: str, contestant: str, repeats: int, threads: i
     if result.returncode != 0:
         raise RuntimeError(f"{workload} / {contestant} failed:\n{result.stderr}")
     data = json.loads(result.stdout.strip().splitlines()[-1])
+    if set(data["threads"].values()) != {str(threads)}:
+        raise RuntimeError(f"{workload} / {contestant} ran with threads {data['threads']}")
     return Timing(workload, contestant, data["times"], data["losses"])
 
 
@@ -66,7 +68,8 @@ def worker(workload_name: str, contestant: str, repeats: int) -> None:
     """The --worker mode: time one contestant (which imports only its own library), print JSON."""
     workload = next(w for w in all_workloads() if w.name == workload_name)
     times, losses = time_steps(workload.contestants[contestant](workload.setup()), repeats)
-    print(json.dumps({"times": times, "losses": losses}))
+    threads = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    print(json.dumps({"times": times, "losses": losses, "threads": threads}))
 
 
 def run_workload(

@@ -37,3 +37,15 @@ def test_a_wrong_contestant_is_caught():
     )
     problems = run.agreement(workload, setup, steps=2)
     assert len(problems) == 1 and "wrong disagrees with numpy at step 0" in problems[0]
+
+
+def test_timing_runs_in_rounds_of_fresh_processes_with_the_asked_threads():
+    w3 = WORKLOADS["W3"]
+    two = {name: w3.contestants[name] for name in ("numpy", "tinygrad_edu")}
+    workload = workloads.Workload("W3", w3.title, w3.setup, two, targets=w3.targets)
+    result = run.run_workload(workload, repeats=3, threads=1, rounds=2)
+    assert result["rounds"] == 2 and result["blas_threads"] == 1
+    assert result["disagreements"] == []
+    for name in two:
+        assert result["contestants"][name]["steps"] == 4  # two rounds of ceil(3 / 2) steps
+    assert result["targets"] == []  # its reference, micrograd, did not run
