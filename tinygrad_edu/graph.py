@@ -148,8 +148,8 @@ def draw_graph(
 
 def walk(roots: Sequence[Tensor]) -> list[Tensor]:
     """Every tensor the roots were computed from, constants included, parents before the
-    tensors computed from them: the engine's own walk (``autograd.topological_order``),
-    iterative and in argument order, so the drawing is the same on every run."""
+    tensors computed from them (``autograd.topological_order``, a depth-first walk, iterative
+    and in argument order, so the drawing is the same on every run)."""
     try:
         return autograd.topological_order(roots, only_requires_grad=False)
     except RuntimeError:
