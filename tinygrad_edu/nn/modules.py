@@ -173,19 +173,8 @@ class Module:
 
     def modules(self) -> Iterator[Module]:
         """This module and every module inside it, in the order of ``named_modules()``."""
-        # The walk of named_modules, without building the paths.
-        seen = {id(self)}
-        yield self
-        stack = [iter(self._modules.values())]
-        while stack:
-            for module in stack[-1]:
-                if module is not None and id(module) not in seen:
-                    seen.add(id(module))
-                    yield module
-                    stack.append(iter(module._modules.values()))
-                    break  # go down into this module's children first
-            else:  # every child of the module on top of the stack has been visited
-                stack.pop()
+        for _, module in self.named_modules():
+            yield module
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """(name, module) for the direct sub-modules."""
@@ -218,13 +207,8 @@ class Module:
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         """Every parameter, in the order of ``named_parameters()``: what an optimizer updates."""
-        # The loop of named_parameters, over modules() instead, without building the names.
-        seen: set[int] = set()
-        for module in self.modules() if recurse else (self,):
-            for param in module._parameters.values():
-                if param is not None and id(param) not in seen:
-                    seen.add(id(param))
-                    yield param
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn`` on every sub-module and then on this one (e.g. to initialise weights)."""
