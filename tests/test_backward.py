@@ -335,6 +335,25 @@ def test_training_steps_create_no_reference_cycles():
     assert losses[-1] < losses[0]
 
 
+def test_a_graph_of_scalars_holds_two_tracked_objects_per_node():
+    """Python's cycle collector scans every tracked container on each full collection, so on a
+    graph of scalars its time grows with the containers per node. A node of a binary op is its
+    output Tensor and its Context (the two inputs sit in slots of the Context, not in a tuple
+    of their own); a unary op adds the tuple of its one input."""
+    w = Tensor(0.5, requires_grad=True)
+    gc.collect()
+    before = len(gc.get_objects())
+    y = w
+    for _ in range(1000):
+        y = y * 1.001 + w  # two binary nodes
+    gc.collect()  # what a full collection then scans (tuples of arrays are untracked)
+    after = len(gc.get_objects())
+    assert after - before <= 2 * 2000 + 10
+    y.backward()
+    assert w.grad.item() == pytest.approx(sum(1.001**k for k in range(1001)))  # y = 1.001^n w + ...
+    assert y.grad_fn.parents == () and y.grad_fn.released
+
+
 def test_each_step_frees_its_graph():
     params, x, y = _mlp_setup()
     gc.collect()

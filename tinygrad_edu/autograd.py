@@ -188,9 +188,14 @@ class Context:
     """
 
     # Slots keep a node small: no per-node dict unless a forward stores extra attributes.
+    # The two inputs of a binary operation (most nodes) get a slot each instead of a tuple: a
+    # graph of scalars then holds two objects per node for Python's garbage collector to
+    # track (the tensor and this node), not three, and the collector takes a third less time.
     __slots__ = (
         "function",
-        "parents",
+        "_first",
+        "_second",
+        "_parents",  # the tuple of inputs, for any other number of them (else None)
         "number",
         "scope",
         "_saved",
@@ -202,12 +207,23 @@ class Context:
 
     def __init__(self, function: type[Function], parents: tuple) -> None:
         self.function = function
-        self.parents = parents
+        if len(parents) == 2:
+            self._first, self._second = parents
+            self._parents = None
+        else:
+            self._parents = parents
         self.number = next(_node_numbers)
         self.scope = _state.scope
         self._saved: tuple = ()
         self._as_tensors: tuple | None = None  # set during backward(create_graph=True)
         self.released = False
+
+    @property
+    def parents(self) -> tuple:
+        """The arguments ``forward`` was called with (an empty tuple once the graph is freed)."""
+        if self._parents is None:
+            return (self._first, self._second)
+        return self._parents
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
@@ -247,7 +263,8 @@ class Context:
     def release(self) -> None:
         """Drop the saved arrays and the links to the inputs: the graph is freed."""
         self._saved = ()
-        self.parents = ()
+        self._first = self._second = None
+        self._parents = ()
         self.released = True
 
     def __repr__(self) -> str:
@@ -461,9 +478,10 @@ def run_backward(
                 input_grads = (input_grads,)
             if observer is not None:
                 observer.backward(node, ctx, grad, input_grads)
-            if len(input_grads) != len(ctx.parents):
+            parents = ctx.parents
+            if len(input_grads) != len(parents):
                 raise _count_error(ctx, input_grads)
-            for parent, parent_grad in zip(ctx.parents, input_grads):
+            for parent, parent_grad in zip(parents, input_grads):
                 if parent_grad is None or not isinstance(parent, Tensor) or not parent.requires_grad:
                     continue
                 data = parent.data
