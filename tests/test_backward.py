@@ -234,6 +234,30 @@ def test_float32_leaf_gets_float32_grad_even_from_float64_seed():
     assert m.grad.dtype == np.float32
 
 
+def test_numpy_scalar_gradients_get_the_input_dtype_and_shape():
+    """On a graph of scalars only gradients of another type than their input are checked: a
+    float32 scalar for a float64 input is cast, a 1-element array reshaped to 0-d."""
+
+    class Halve(tg.Function):
+        @staticmethod
+        def forward(ctx, x, as_array):
+            ctx.as_array = as_array
+            return x * 0.5
+
+        @staticmethod
+        def backward(ctx, grad):
+            half = np.float32(grad * 0.5)
+            return (np.array([half]) if ctx.as_array else half), None
+
+    for as_array in (False, True):
+        x = Tensor(3.0, requires_grad=True)
+        y = x * 1.0  # a computed 0-d tensor: its data is a NumPy float64 scalar
+        y.retain_grad()
+        Halve.apply(y, as_array).backward()
+        assert y.grad.dtype == np.float64 and y.grad.shape == ()
+        assert x.grad.dtype == np.float64 and x.grad.item() == 0.5
+
+
 # ---- a backward that fails half-way ---------------------------------------------------------
 
 

@@ -155,19 +155,14 @@ class set_grad_enabled(_GradModeContext):
         return super().__call__(func)
 
 
-class module_scope:
-    """Record ``module`` as the scope of every node created inside the block (used by
-    ``nn.Module.__call__`` so that graph drawings can group operations by module)."""
-
-    def __init__(self, module: object) -> None:
-        self.module = module
-
-    def __enter__(self) -> None:
-        self._previous = _state.scope
-        _state.scope = self.module
-
-    def __exit__(self, *exc: object) -> None:
-        _state.scope = self._previous
+def set_scope(module: object) -> object:
+    """Record ``module`` as the scope of every node created from now on in this thread, and
+    return the previous scope. ``nn.Module.__call__`` sets its module for the time of its
+    forward (and restores the previous one after), so that graph drawings can group
+    operations by module."""
+    previous = _state.scope
+    _state.scope = module
+    return previous
 
 
 # ----------------------------------------------------------------------------------------------
@@ -229,10 +224,9 @@ class Context:
     def needs_input_grad(self) -> tuple[bool, ...]:
         """For each argument of ``forward``: does it need a gradient? A backward may skip the
         work for the ones that do not."""
-        needs = []
-        for parent in self.parents:
-            needs.append(isinstance(parent, Tensor) and parent.requires_grad)
-        return tuple(needs)
+        if self._parents is None:  # two inputs: read from their slots
+            return _needs_grad(self._first), _needs_grad(self._second)
+        return tuple([_needs_grad(parent) for parent in self._parents])
 
     @property
     def forward_args(self) -> list:
@@ -269,6 +263,10 @@ class Context:
 
     def __repr__(self) -> str:
         return f"<{self.name}Backward>"
+
+
+def _needs_grad(value: Any) -> bool:
+    return isinstance(value, Tensor) and value.requires_grad
 
 
 def _as_graph_tensor(value: Any, tensors: tuple) -> Any:
@@ -484,9 +482,12 @@ def run_backward(
             for parent, parent_grad in zip(parents, input_grads):
                 if parent_grad is None or not isinstance(parent, Tensor) or not parent.requires_grad:
                     continue
-                data = parent.data
-                if parent_grad.shape != data.shape or parent_grad.dtype != data.dtype:
-                    parent_grad = _fit_to_input(ctx, parent_grad, data)
+                data = parent.data  # an ndarray, or a NumPy scalar (a 0-d result)
+                # A NumPy scalar of the input's own type has its shape and dtype: only arrays
+                # and mixed types need the check (on a graph of scalars, most edges skip it).
+                if type(data) is np.ndarray or type(parent_grad) is not type(data):
+                    if parent_grad.shape != data.shape or parent_grad.dtype != data.dtype:
+                        parent_grad = _fit_to_input(ctx, parent_grad, data)
                 previous = grads.get(parent)
                 if previous is not None:  # a tensor used several times: add up every use
                     grads[parent] = previous + parent_grad

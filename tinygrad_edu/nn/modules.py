@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import module_scope, no_grad
+from ..autograd import no_grad, set_scope
 from ..tensor import Tensor
 
 
@@ -76,8 +76,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward() method")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        with module_scope(self):
+        previous = set_scope(self)  # nodes made inside are drawn in this module's box
+        try:
             return self.forward(*args, **kwargs)
+        finally:
+            set_scope(previous)
 
     # ---- registration --------------------------------------------------------------------
 
