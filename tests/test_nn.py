@@ -183,8 +183,10 @@ def test_modulelist_behaves_like_a_list():
     assert layers[2] is new and dict(layers.named_parameters())["2.weight"] is new.weight
     with pytest.raises(IndexError):
         layers[3]
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"ModuleList.append: expected an nn.Module, got Tensor"):
         layers.append(tg.zeros(1))
+    with pytest.raises(TypeError, match=r"Sequential.append: expected an nn.Module, got int"):
+        nn.Sequential().append(3)
     with pytest.raises(NotImplementedError):
         layers(tg.zeros(1))
 

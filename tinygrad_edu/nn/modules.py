@@ -319,7 +319,23 @@ def _check_module(module: Any, where: str) -> Module:
     return module
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: numbered sub-modules, ``append``, ``len`` and
+    iteration in order."""
+
+    def append(self, module: Module) -> Any:
+        where = f"{type(self).__name__}.append"
+        self.add_module(str(len(self._modules)), _check_module(module, where))
+        return self
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+
+class Sequential(_ModuleSequence):
     """Modules applied one after the other: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
 
     The modules are registered as ``"0"``, ``"1"``, ... (or under the keys of an OrderedDict),
@@ -341,16 +357,6 @@ class Sequential(Module):
             x = module(x)
         return x
 
-    def append(self, module: Module) -> Sequential:
-        self.add_module(str(len(self._modules)), _check_module(module, "Sequential.append"))
-        return self
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
     def __getitem__(self, index: int | slice) -> Any:
         items = list(self._modules.items())
         if isinstance(index, slice):
@@ -358,7 +364,7 @@ class Sequential(Module):
         return items[_position(index, len(items), "Sequential")][1]
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules whose parameters are registered (a plain Python list would hide them
     from ``parameters()``). Indexing, ``len``, iteration, ``append`` and ``extend`` as for a list;
     the parameters of ``layers[2]`` are named ``"layers.2.weight"``, ... . It has no forward:
@@ -369,20 +375,10 @@ class ModuleList(Module):
         if modules is not None:
             self.extend(modules)
 
-    def append(self, module: Module) -> ModuleList:
-        self.add_module(str(len(self._modules)), _check_module(module, "ModuleList.append"))
-        return self
-
     def extend(self, modules: Iterable[Module]) -> ModuleList:
         for module in modules:
             self.append(module)
         return self
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
 
     def __getitem__(self, index: int | slice) -> Any:
         modules = list(self._modules.values())
