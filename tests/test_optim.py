@@ -181,18 +181,30 @@ def test_update_is_in_place_on_the_parameter_array(cls):
     assert not np.array_equal(before, P0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cls", ALL)
-def test_zero_d_parameter_held_as_numpy_scalar(cls):
-    p = tg.Tensor(1.5, requires_grad=True)
-    p.data = np.float32(1.5)  # what a reduction gives for a 0-d result
+def test_zero_d_parameter_stays_a_numpy_scalar_and_matches_a_one_element_array(cls, dtype):
+    scalar = tg.Tensor(dtype(1.5), requires_grad=True)  # 0-d data is a NumPy scalar
+    array = param([1.5], dtype)
+    opt_scalar, opt_array = make(cls, [scalar]), make(cls, [array])
+    for g in (2.0, -0.5, 1.25):
+        with_grad(scalar, g), with_grad(array, [g])
+        opt_scalar.step()
+        opt_array.step()
+        assert type(scalar.data) is dtype and scalar.shape == ()
+        assert scalar.item() == array.data[0]  # the same NumPy lines, rebinding the name
+    assert scalar.item() != 1.5
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_read_only_parameter_data_is_copied_before_the_update(cls):
+    p = param(P0)
+    p.data = np.broadcast_to(np.float64(1.0), (3,))  # a read-only view
     opt = make(cls, [p])
-    p.grad = tg.Tensor(np.float32(2.0))
+    with_grad(p, G1)
     opt.step()
-    assert p.dtype == np.float32 and p.shape == ()
-    assert p.item() < 1.5
-    p.grad = tg.Tensor(np.float32(2.0))
-    opt.step()  # the second step works on the array the first one made
-    assert p.dtype == np.float32
+    assert p.data.flags.writeable and p.shape == (3,)
+    assert np.all(p.data != 1.0)
 
 
 def test_step_runs_under_no_grad_and_returns_closure_loss():

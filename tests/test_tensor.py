@@ -115,6 +115,25 @@ def test_zero_d_scalars_carry_a_graph():
     assert a.grad.shape == () and a.grad.item() == 4.0
 
 
+@pytest.mark.parametrize("value", [2.0, np.float32(2.0), np.array(2.0), np.array(2, np.int64)])
+def test_a_zero_d_tensor_holds_a_numpy_scalar_of_its_dtype(value):
+    t = Tensor(value)
+    assert type(t.data) is np.dtype(np.asarray(value).dtype).type and t.data.shape == ()
+    assert t.item() == 2 and type(t.numpy()) is np.ndarray and t.numpy().shape == ()
+    assert type(Tensor([2.0]).data) is np.ndarray and type(Tensor(np.ones((1, 1))).data) is np.ndarray
+
+
+def test_writing_into_a_zero_d_tensor():
+    t = Tensor(2.0)
+    t += 1.0
+    assert t.item() == 3.0 and t.dtype == np.float64
+    t[...] = 5.0
+    assert t.item() == 5.0
+    p = Tensor(np.float32(1.0), requires_grad=True)
+    tg.nn.init.constant_(p, 0.25)
+    assert p.item() == 0.25 and p.dtype == np.float32 and p.shape == ()
+
+
 def test_detach_shares_data_and_leaves_the_graph():
     x = Tensor([1.0, 2.0], requires_grad=True)
     y = x * 2.0

