@@ -225,7 +225,11 @@ class Context:
         """For each argument of ``forward``: does it need a gradient? A backward may skip the
         work for the ones that do not."""
         if self._parents is None:  # two inputs: read from their slots
-            return _needs_grad(self._first), _needs_grad(self._second)
+            first, second = self._first, self._second
+            return (
+                isinstance(first, Tensor) and first.requires_grad,
+                isinstance(second, Tensor) and second.requires_grad,
+            )
         return tuple([_needs_grad(parent) for parent in self._parents])
 
     @property
@@ -445,8 +449,11 @@ def run_backward(
     grads: dict[Tensor, Any] = {}  # dL/d(tensor), summed over every use of the tensor
     for root, grad in zip(roots, root_grads):
         grads[root] = grads[root] + grad if root in grads else grad
-    # the computed tensors whose backward is still to run, as a heap of (-number, tensor)
-    waiting = [(-root.grad_fn.number, root) for root in grads if root.grad_fn is not None]
+    # The computed tensors whose backward is still to run: a heap of their negated node
+    # numbers (the smallest, i.e. the newest, comes out first) and the tensor of each number.
+    # A heap of plain ints compares faster than one of (number, tensor) pairs.
+    pending = {-root.grad_fn.number: root for root in grads if root.grad_fn is not None}
+    waiting = list(pending)
     heapq.heapify(waiting)
     wanted = None if inputs is None else set(inputs)
     results: dict[Tensor, Any] = {}
@@ -457,7 +464,7 @@ def run_backward(
     observer = _state.observer
     try:
         while waiting:
-            node = heapq.heappop(waiting)[1]
+            node = pending.pop(heapq.heappop(waiting))
             grad = grads.pop(node)
             ctx = node.grad_fn
             if ctx.released:
@@ -494,7 +501,9 @@ def run_backward(
                     continue
                 grads[parent] = parent_grad
                 if parent.grad_fn is not None:  # computed: its own backward is still to come
-                    heapq.heappush(waiting, (-parent.grad_fn.number, parent))
+                    key = -parent.grad_fn.number
+                    pending[key] = parent
+                    heapq.heappush(waiting, key)
         # What is left in ``grads`` belongs to leaves. Only now that the whole walk has
         # succeeded is anything written: a backward that raises half-way leaves every .grad as
         # it was and the graph intact.
