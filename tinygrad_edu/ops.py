@@ -207,12 +207,14 @@ class Abs(Function):
 class ReLU(Function):
     @staticmethod
     def forward(ctx: Context, x):
-        ctx.mask = x > 0
-        return np.maximum(x, 0)
+        out = np.maximum(x, 0)
+        ctx.save_for_backward(out)
+        return out
 
     @staticmethod
     def backward(ctx: Context, grad):
-        return grad * ctx.mask  # 1 where x > 0, else 0 (also at 0)
+        (out,) = ctx.saved_tensors
+        return grad * (out > 0)  # 1 where x > 0 (there out > 0 too), else 0 (also at 0)
 
 
 class LeakyReLU(Function):
