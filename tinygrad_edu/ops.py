@@ -3,9 +3,9 @@
 Each is a `Function`: ``forward`` computes on NumPy arrays, ``backward`` turns dL/d(output) into
 dL/d(input) for each input. Everything else the library offers (mean, var, logsumexp, the
 losses, the layers) is composed from these, so this file is the one place to read a gradient
-rule. Four composites that every network here runs on each step (Linear, Softmax, LogSoftmax,
-NLLLoss) are primitives of their own, for speed; each says why, and the tests check it against
-its composition.
+rule. Five composites that every network here runs on each step (Linear, Softmax, LogSoftmax,
+NLLLoss, CrossEntropy) are primitives of their own, for speed; each says why, and the tests
+check it against its composition.
 
 Conventions that keep each backward short:
 
@@ -406,8 +406,7 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx: Context, x, axis):
-        shifted = x - _finite_max(x, axis)
-        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        out = _log_softmax(x, axis)
         ctx.axis = axis
         ctx.save_for_backward(out)
         return out
@@ -427,11 +426,7 @@ class NLLLoss(Function):
     def forward(ctx: Context, log_probs, target, reduction):
         rows = np.arange(len(target))
         ctx.index, ctx.shape, ctx.reduction = (rows, target), log_probs.shape, reduction
-        losses = -log_probs[rows, target]
-        if reduction == "none":
-            return losses
-        total = losses.sum()
-        return total / len(losses) if reduction == "mean" else total
+        return _negative_log_likelihood(log_probs, rows, target, reduction)
 
     @staticmethod
     def backward(ctx: Context, grad):
@@ -445,6 +440,49 @@ class NLLLoss(Function):
         out = np.zeros(ctx.shape, dtype=grad.dtype)
         out[ctx.index] = -grad  # one entry per row, so nothing to add up
         return out, None, None
+
+
+class CrossEntropy(Function):
+    """log_softmax then nll_loss, for class indices, as one node: the loss of every classifier
+    here. Its gradient is simply softmax - one_hot, which takes fewer arrays than the two
+    backwards in turn (and one node instead of two)."""
+
+    @staticmethod
+    def forward(ctx: Context, logits, target, reduction):
+        log_probs = _log_softmax(logits, 1)
+        rows = np.arange(len(target))
+        ctx.index, ctx.reduction = (rows, target), reduction
+        ctx.save_for_backward(logits, log_probs)
+        return _negative_log_likelihood(log_probs, rows, target, reduction)
+
+    @staticmethod
+    def backward(ctx: Context, grad):
+        logits, log_probs = ctx.saved_tensors
+        if isinstance(logits, Tensor):  # create_graph: log_probs must be recorded from logits
+            log_probs = logits.log_softmax(1)
+        one_hot = np.zeros(log_probs.shape, dtype=log_probs.dtype)
+        one_hot[ctx.index] = 1
+        if ctx.reduction == "none":
+            grad = grad.reshape((-1, 1))  # one upstream gradient per row
+        elif ctx.reduction == "mean":
+            grad = grad / len(one_hot)
+        # d/dx_j of -log softmax(x)_t = softmax(x)_j - [j = t], and softmax = e^log_softmax
+        return (exp(log_probs) - one_hot) * grad, None, None
+
+
+def _log_softmax(x: Any, axis: int) -> Any:
+    """x - log(sum(exp(x))) along ``axis``, shifted by the max so that exp cannot overflow."""
+    shifted = x - _finite_max(x, axis)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def _negative_log_likelihood(log_probs: Any, rows: Any, target: Any, reduction: str) -> Any:
+    """-log_probs[i, target[i]] for every row i, then reduced as ``reduction`` says."""
+    losses = -log_probs[rows, target]
+    if reduction == "none":
+        return losses
+    total = losses.sum()
+    return total / len(losses) if reduction == "mean" else total
 
 
 def _finite_max(x: Any, axis: Any) -> Any:
