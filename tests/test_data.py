@@ -30,6 +30,7 @@ def test_dataset_from_arrays_and_tensors():
     x2, y2 = ds[2]
     assert isinstance(x2, tg.Tensor) and isinstance(y2, tg.Tensor)
     assert x2.shape == (3,) and y2.item() == 1
+    assert type(y2.data) is np.int64 and y2.shape == ()  # a 0-d sample holds a NumPy scalar
 
 
 def test_dataset_index_with_an_array_gives_many_rows():

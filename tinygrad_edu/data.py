@@ -130,8 +130,8 @@ class DataLoader:
 def _wrap(array: Any) -> Tensor:
     """A batch as a Tensor without copying again. A slice of the dataset is a view of it, so
     it is made read-only: changing a batch in place cannot change the dataset."""
-    if type(array) is not np.ndarray:  # e.g. the NumPy scalar of dataset[i] on 1-D data
-        array = np.asarray(array)
+    if type(array) is not np.ndarray:  # the NumPy scalar of dataset[i] on 1-D data
+        return Tensor._from_op(array, None)  # what a 0-d tensor holds (immutable)
     if array.base is not None:
         array = array.view()
         array.flags.writeable = False

@@ -33,9 +33,10 @@ class Tensor:
     mixing with a Python number keeps the tensor's dtype. Only floating-point tensors can
     require grad.
 
-    A 0-d tensor holds a NumPy scalar (``np.float64(2.0)``), as NumPy's own operations on 0-d
-    arrays return: it has ``shape == ()``, a dtype and the same arithmetic as a 0-d array, and
-    that arithmetic costs a tenth as much, which is what makes a graph of scalars fast.
+    ``Tensor(2.0).data`` is a NumPy scalar (``np.float64(2.0)``), as are most 0-d results: it is
+    what NumPy's own operations return for them. It has ``shape == ()``, a dtype and the
+    arithmetic of a 0-d array, at a tenth of the cost, which is what makes a graph of scalars
+    fast. Where an array is needed, ``t.numpy()`` gives one.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "grad_fn", "name", "_retains_grad", "__weakref__")
