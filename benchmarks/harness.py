@@ -43,15 +43,25 @@ class Timing:
         return max(self.times)
 
 
-def time_steps(step: Step, repeats: int, warmup: int = 1) -> tuple[list[float], list[float]]:
-    """Run ``warmup`` untimed steps, then ``repeats`` timed ones; return (times, losses)."""
+def time_steps(
+    step: Step, repeats: int, warmup: int = 1, min_seconds: float = 0.0
+) -> tuple[list[float], list[float]]:
+    """Run ``warmup`` untimed steps, then timed ones: at least ``repeats``, and more until the
+    timed steps add up to ``min_seconds``. Return (times, losses).
+
+    The budget gives a step of microseconds thousands of samples, where a fixed count would
+    give it a few, which one stall of the machine can move; a slow step still runs
+    ``repeats`` times."""
     losses = [step() for _ in range(warmup)]
-    times = []
-    for _ in range(repeats):
+    times: list[float] = []
+    spent = 0.0
+    while len(times) < repeats or spent < min_seconds:
         start = time.perf_counter()
         loss = step()
-        times.append(time.perf_counter() - start)
+        elapsed = time.perf_counter() - start
+        times.append(elapsed)
         losses.append(loss)
+        spent += elapsed
     return times, losses
 
 

@@ -9,9 +9,10 @@ against PyTorch (CPU) and micrograd where they are installed.
 For each workload it first runs a few steps of every contestant from the same weights and checks
 that their losses agree, then times each contestant's steps, each in a fresh process of its own,
 and prints the median, min and max per step, the ratios of medians, and whether each target
-ratio is met. The timing runs in rounds (three by default): each round starts every contestant
-once, for its share of the steps. Quote ratios, not seconds: they are what carries over between
-machines.
+ratio is met. The timing runs in rounds (five by default): each round starts every contestant
+once, for its share of the steps and for at least half a second of timed steps (``--seconds``),
+so that a step of microseconds is timed thousands of times. Quote ratios, not seconds: they are
+what carries over between machines.
 
 Every timing process uses one BLAS / OpenMP thread (``--threads`` changes that), NumPy and
 PyTorch alike. On a small shared machine a second thread competes with whatever else runs, and
@@ -36,6 +37,8 @@ from workloads import Workload, all_workloads  # noqa: E402
 
 AGREEMENT_STEPS = 3
 AGREEMENT_RTOL = 1e-6
+ROUNDS = 5  # timing processes per contestant, taken in turn with the other contestants'
+MIN_SECONDS = 0.5  # of timed steps per process: a step of 10 us is timed 50,000 times
 
 
 def agreement(workload: Workload, setup: object, steps: int) -> list[str]:
@@ -49,11 +52,15 @@ def agreement(workload: Workload, setup: object, steps: int) -> list[str]:
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def time_in_own_process(workload: str, contestant: str, repeats: int, threads: int) -> Timing:
+def time_in_own_process(
+    workload: str, contestant: str, repeats: int, threads: int, min_seconds: float
+) -> Timing:
     """Time one contestant in a fresh Python process, so that no other library's objects
     (PyTorch alone keeps about 140,000 alive) slow down its garbage collector. ``threads``
     BLAS / OpenMP threads (read by NumPy's OpenBLAS and by PyTorch when they start)."""
-    command = [sys.executable, __file__, "--worker", workload, contestant, str(repeats)]
+    command = [
+        sys.executable, __file__, "--worker", workload, contestant, str(repeats), str(min_seconds)
+    ]
     env = dict(os.environ, **{name: str(threads) for name in THREAD_VARIABLES})
     result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if result.returncode != 0:
@@ -64,27 +71,33 @@ def time_in_own_process(workload: str, contestant: str, repeats: int, threads: i
     return Timing(workload, contestant, data["times"], data["losses"])
 
 
-def worker(workload_name: str, contestant: str, repeats: int) -> None:
+def worker(workload_name: str, contestant: str, repeats: int, min_seconds: float) -> None:
     """The --worker mode: time one contestant (which imports only its own library), print JSON."""
     workload = next(w for w in all_workloads() if w.name == workload_name)
-    times, losses = time_steps(workload.contestants[contestant](workload.setup()), repeats)
+    step = workload.contestants[contestant](workload.setup())
+    times, losses = time_steps(step, repeats, min_seconds=min_seconds)
     threads = {name: os.environ.get(name) for name in THREAD_VARIABLES}
     print(json.dumps({"times": times, "losses": losses, "threads": threads}))
 
 
 def run_workload(
-    workload: Workload, repeats: int | None, threads: int = 1, rounds: int = 3
+    workload: Workload,
+    repeats: int | None,
+    threads: int = 1,
+    rounds: int = ROUNDS,
+    min_seconds: float = MIN_SECONDS,
 ) -> dict:
     """Check agreement, then time every contestant in ``rounds`` rounds: each round runs each
-    contestant once, in a process of its own, for its share of the steps. A slow spell of a
-    shared machine then slows every contestant a little instead of one of them a lot."""
+    contestant once, in a process of its own, for its share of the steps and for at least
+    ``min_seconds`` of timed steps. A slow spell of a shared machine then slows every
+    contestant a little instead of one of them a lot."""
     setup = workload.setup()
     problems = agreement(workload, setup, AGREEMENT_STEPS)
     per_round = -(-(repeats or workload.repeats) // rounds)  # rounded up
     timings = {name: Timing(workload.name, name) for name in workload.contestants}
     for _ in range(rounds):
         for name, timing in timings.items():
-            part = time_in_own_process(workload.name, name, per_round, threads)
+            part = time_in_own_process(workload.name, name, per_round, threads, min_seconds)
             timing.times += part.times
             timing.losses += part.losses
     result = {
@@ -165,7 +178,17 @@ def main(argv: list[str] | None = None) -> int:
         "--threads", type=int, default=1, help="BLAS / OpenMP threads per timing process (default 1)"
     )
     parser.add_argument(
-        "--rounds", type=int, default=3, help="rounds of timing processes per contestant (default 3)"
+        "--rounds",
+        type=int,
+        default=ROUNDS,
+        help=f"rounds of timing processes per contestant (default {ROUNDS})",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=MIN_SECONDS,
+        help="time steps for at least this long in each process, beyond --repeats "
+        f"(default {MIN_SECONDS})",
     )
     parser.add_argument("--json", help="write the results to this JSON file")
     parser.add_argument(
@@ -174,11 +197,14 @@ def main(argv: list[str] | None = None) -> int:
         help="only check that the contestants agree (two steps each, untimed)",
     )
     parser.add_argument(
-        "--worker", nargs=3, metavar=("WORKLOAD", "CONTESTANT", "REPEATS"), help=argparse.SUPPRESS
+        "--worker",
+        nargs=4,
+        metavar=("WORKLOAD", "CONTESTANT", "REPEATS", "SECONDS"),
+        help=argparse.SUPPRESS,
     )
     args = parser.parse_args(argv)
     if args.worker:
-        worker(args.worker[0], args.worker[1], int(args.worker[2]))
+        worker(args.worker[0], args.worker[1], int(args.worker[2]), float(args.worker[3]))
         return 0
     workloads = [w for w in all_workloads() if not args.only or w.name in args.only]
     failures = 0
@@ -196,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     results = []
     for workload in workloads:
-        result = run_workload(workload, args.repeats, args.threads, args.rounds)
+        result = run_workload(workload, args.repeats, args.threads, args.rounds, args.seconds)
         print_result(result)
         results.append(result)
         failures += bool(result["disagreements"])

@@ -753,7 +753,7 @@ def all_workloads() -> list[Workload]:
                     "micrograd": moons_micrograd,
                 }
             ),
-            repeats=5,
+            repeats=10,  # the steps of 1 s; the others run for MIN_SECONDS per process
             targets=[
                 ("tinygrad_edu (scalars)", "micrograd", 0.33),
                 ("tinygrad_edu (matrices)", "numpy", 2.0),

@@ -2,12 +2,14 @@
 contestant, and their losses must agree (the second step shows that the updates agree too)."""
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
+import harness  # noqa: E402
 import run  # noqa: E402
 import workloads  # noqa: E402
 
@@ -43,9 +45,25 @@ def test_timing_runs_in_rounds_of_fresh_processes_with_the_asked_threads():
     w3 = WORKLOADS["W3"]
     two = {name: w3.contestants[name] for name in ("numpy", "tinygrad_edu")}
     workload = workloads.Workload("W3", w3.title, w3.setup, two, targets=w3.targets)
-    result = run.run_workload(workload, repeats=3, threads=1, rounds=2)
+    result = run.run_workload(workload, repeats=3, threads=1, rounds=2, min_seconds=0)
     assert result["rounds"] == 2 and result["blas_threads"] == 1
     assert result["disagreements"] == []
     for name in two:
         assert result["contestants"][name]["steps"] == 4  # two rounds of ceil(3 / 2) steps
     assert result["targets"] == []  # its reference, micrograd, did not run
+
+
+def test_timing_takes_at_least_the_repeats_and_fills_the_time_budget():
+    calls = []
+
+    def step():
+        calls.append(None)
+        time.sleep(0.001)
+        return float(len(calls))
+
+    times, losses = harness.time_steps(step, repeats=3)
+    assert len(times) == 3 and losses == [1.0, 2.0, 3.0, 4.0]  # one warm-up step, untimed
+    times, losses = harness.time_steps(step, repeats=3, min_seconds=0.05)
+    assert sum(times) >= 0.05 and len(times) > 3 and len(losses) == len(times) + 1
+    times, _ = harness.time_steps(lambda: time.sleep(0.03) or 0.0, repeats=3, min_seconds=0.05)
+    assert len(times) == 3  # the repeats already fill the budget
