@@ -8,7 +8,9 @@ W4  micrograd's demo MLP 2-16-16-1 on 100 points, one SGD step (neuron by neuron
 W5  a chain of 100,000 scalar operations, built and backpropagated
 
 Every contestant of a workload starts from the same weights and data (``setup``) and returns a
-``step`` that trains for one step and returns the loss computed in it.
+``step`` that trains for one step and returns the loss computed in it. W4 has one more
+contestant, the bare tape: the least an autograd engine in Python can do, to show how much of
+tinygrad_edu's cost is the engine's own checks and bookkeeping.
 """
 
 from __future__ import annotations
@@ -502,6 +504,89 @@ def moons_tinygrad_matrices(s: dict) -> Callable[[], float]:
     return step
 
 
+class _TapeValue:
+    """A value on the bare tape: its array, its gradient, and how it was made."""
+
+    __slots__ = ("data", "grad", "parents", "backward")
+
+    def __init__(self, data: Any, parents: tuple = (), backward: Any = None) -> None:
+        self.data, self.grad, self.parents, self.backward = data, None, parents, backward
+
+
+def moons_bare_tape(s: dict) -> Callable[[], float]:
+    """The same matrices through the least an autograd engine in Python can do: one node per
+    operation, appended to a list (the tape) as it runs, each with a closure for its local
+    derivatives; backward walks the tape from its end. No grad mode, no checks of shapes or
+    dtypes, no modules, no freeing of the graph, no hooks. It is the floor for an engine of
+    tinygrad_edu's kind, as hand-written NumPy is the floor for any NumPy engine."""
+    tape: list[_TapeValue] = []
+
+    def record(data: Any, parents: tuple, backward: Any) -> _TapeValue:
+        value = _TapeValue(data, parents, backward)
+        tape.append(value)
+        return value
+
+    def linear(x, w, b):  # x @ w + b, w of shape (in, out)
+        return record(
+            x.data @ w.data + b.data,
+            (x, w, b),
+            lambda g: (g @ w.data.T, x.data.T @ g, g.sum(axis=0, keepdims=True)),
+        )
+
+    def relu(x):
+        out = np.maximum(x.data, 0)
+        return record(out, (x,), lambda g: (g * (out > 0),))
+
+    def mul(a, b):
+        return record(a.data * b.data, (a, b), lambda g: (g * b.data, g * a.data))
+
+    def scale(c, a):  # c * a for a constant c
+        return record(c * a.data, (a,), lambda g: (c * g,))
+
+    def add(a, b):
+        return record(a.data + b.data, (a, b), lambda g: (g, g))
+
+    def sum_all(a):
+        return record(a.data.sum(), (a,), lambda g: (np.full(a.data.shape, g),))
+
+    def backward(loss: _TapeValue) -> None:
+        grads = {id(loss): 1.0}
+        for value in reversed(tape):
+            grad = grads.pop(id(value), None)
+            if grad is None or value.backward is None:
+                continue
+            for parent, parent_grad in zip(value.parents, value.backward(grad)):
+                key = id(parent)
+                grads[key] = grads[key] + parent_grad if key in grads else parent_grad
+        for param in params:
+            param.grad = grads.get(id(param))
+        tape.clear()
+
+    weights = [_TapeValue(w.copy()) for w in s["weights"]]
+    biases = [_TapeValue(b.copy()) for b in s["biases"]]
+    params = weights + biases
+    X, y = _TapeValue(s["X"]), _TapeValue(s["y"].reshape(-1, 1))
+    n = len(s["X"])
+
+    def step() -> float:
+        out = X
+        for i, (w, b) in enumerate(zip(weights, biases)):
+            out = linear(out, w, b)
+            out = relu(out) if i < len(weights) - 1 else out
+        margins = add(_TapeValue(1.0), scale(-1.0, mul(y, out)))  # 1 - y * score
+        data_loss = scale(1 / n, sum_all(relu(margins)))
+        penalty = sum_all(mul(params[0], params[0]))
+        for p in params[1:]:
+            penalty = add(penalty, sum_all(mul(p, p)))
+        loss = add(data_loss, scale(s["alpha"], penalty))
+        backward(loss)
+        for p in params:
+            p.data -= s["lr"] * p.grad
+        return float(loss.data)
+
+    return step
+
+
 def moons_torch(s: dict) -> Callable[[], float]:
     import torch
 
@@ -748,6 +833,7 @@ def all_workloads() -> list[Workload]:
                 {
                     "numpy": moons_numpy,
                     "tinygrad_edu (matrices)": moons_tinygrad_matrices,
+                    "bare tape": moons_bare_tape,
                     "pytorch": moons_torch,
                     "tinygrad_edu (scalars)": moons_tinygrad_scalars,
                     "micrograd": moons_micrograd,
