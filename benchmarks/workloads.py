@@ -516,9 +516,10 @@ class _TapeValue:
 def moons_bare_tape(s: dict) -> Callable[[], float]:
     """The same matrices through the least an autograd engine in Python can do: one node per
     operation, appended to a list (the tape) as it runs, each with a closure for its local
-    derivatives; backward walks the tape from its end. No grad mode, no checks of shapes or
-    dtypes, no modules, no freeing of the graph, no hooks. It is the floor for an engine of
-    tinygrad_edu's kind, as hand-written NumPy is the floor for any NumPy engine."""
+    derivatives; backward walks the tape from its end, and the graph goes with the tape. No
+    grad mode, no checks of shapes or dtypes, no modules, no hooks, no release node by node.
+    It is the floor for an engine of tinygrad_edu's kind, as hand-written NumPy is the floor
+    for any NumPy engine."""
     tape: list[_TapeValue] = []
 
     def record(data: Any, parents: tuple, backward: Any) -> _TapeValue:
@@ -539,6 +540,9 @@ def moons_bare_tape(s: dict) -> Callable[[], float]:
 
     def mul(a, b):
         return record(a.data * b.data, (a, b), lambda g: (g * b.data, g * a.data))
+
+    def one_minus(a):  # 1 - a
+        return record(1 - a.data, (a,), lambda g: (-g,))
 
     def scale(c, a):  # c * a for a constant c
         return record(c * a.data, (a,), lambda g: (c * g,))
@@ -573,7 +577,7 @@ def moons_bare_tape(s: dict) -> Callable[[], float]:
         for i, (w, b) in enumerate(zip(weights, biases)):
             out = linear(out, w, b)
             out = relu(out) if i < len(weights) - 1 else out
-        margins = add(_TapeValue(1.0), scale(-1.0, mul(y, out)))  # 1 - y * score
+        margins = one_minus(mul(y, out))
         data_loss = scale(1 / n, sum_all(relu(margins)))
         penalty = sum_all(mul(params[0], params[0]))
         for p in params[1:]:
