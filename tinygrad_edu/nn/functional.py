@@ -192,24 +192,44 @@ def _clamped_log(p: Tensor) -> Tensor:
     return log_p
 
 
+def _check_probabilities(loss: str, what: str, values: np.ndarray, hint: str) -> None:
+    """Raise a ValueError unless every value is in [0, 1]. NaN fails every comparison, so it is
+    looked for on its own: ``p < 0`` alone would let it through."""
+    nan = np.isnan(values)
+    outside = ~nan & ((values < 0) | (values > 1))
+    if not nan.any() and not outside.any():
+        return
+    found = []
+    if nan.any():
+        found.append(f"{int(nan.sum())} NaN")
+    if outside.any():
+        bad = values[outside]
+        found.append(
+            f"{bad.size} outside [0, 1], from {float(bad.min()):g} to {float(bad.max()):g}"
+        )
+    raise ValueError(
+        f"{loss}: {what} must be probabilities in [0, 1], but it has {' and '.join(found)} "
+        f"of {values.size} values{hint}"
+    )
+
+
 def binary_cross_entropy(
     input: Tensor, target: Any, weight: Any = None, reduction: str = "mean"
 ) -> Tensor:
     """Binary cross-entropy of probabilities: -w * (y log p + (1 - y) log(1 - p)), with each
     log clamped at -100 as in PyTorch. input (probabilities in [0, 1]) and target (y) of one
     shape; ``weight`` broadcasts against them. For logits use
-    ``binary_cross_entropy_with_logits``, which is exact where this one clamps."""
+    ``binary_cross_entropy_with_logits``, which is exact where this one clamps.
+
+    As in PyTorch, an input or target with a value outside [0, 1] or a NaN is a ValueError
+    naming the argument: such values would otherwise give a plausible-looking loss."""
     _check_reduction("binary_cross_entropy", reduction)
     input = _tensor(input)
     target = _like(target, input, "target", "binary_cross_entropy")
     _same_shape("binary_cross_entropy", input, target)
-    p = input.data
-    if np.any((p < 0) | (p > 1)):
-        raise ValueError(
-            "binary_cross_entropy: input must be probabilities in [0, 1] (found "
-            f"{float(p.min()):g} .. {float(p.max()):g}); for logits use "
-            "binary_cross_entropy_with_logits"
-        )
+    hint = "; for logits use binary_cross_entropy_with_logits"
+    _check_probabilities("binary_cross_entropy", "input", input.data, hint)
+    _check_probabilities("binary_cross_entropy", "target", target.data, "")
     loss = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
     if weight is not None:
         loss = loss * _like(weight, input, "weight", "binary_cross_entropy")
