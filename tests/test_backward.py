@@ -98,7 +98,7 @@ def test_backward_walk_is_deterministic():
 
 
 class _VisitRecorder:
-    """An observer that notes which node each backward step ran."""
+    """An observer that notes the tensor and node of each backward step."""
 
     def __init__(self):
         self.visited = []
@@ -107,10 +107,10 @@ class _VisitRecorder:
         pass
 
     def backward(self, node, ctx, grad_output, input_grads):
-        self.visited.append(ctx)
+        self.visited.append((node, ctx.parents))
 
 
-def test_backward_visits_each_node_once_newest_first_after_all_its_uses():
+def test_backward_visits_each_node_once_after_all_its_uses():
     x = Tensor(0.7, requires_grad=True)
     a = x * 2.0
     b = a * 3.0  # one use of a
@@ -123,8 +123,13 @@ def test_backward_visits_each_node_once_newest_first_after_all_its_uses():
         loss.backward()
     finally:
         tg.autograd.set_observer(previous)
-    numbers = [ctx.number for ctx in recorder.visited]
-    assert len(numbers) == 6 and numbers == sorted(numbers, reverse=True)
+    tensors = [tensor for tensor, _ in recorder.visited]
+    assert len(tensors) == 6 and len({id(t) for t in tensors}) == 6
+    position = {id(t): k for k, t in enumerate(tensors)}
+    for k, (_, parents) in enumerate(recorder.visited):
+        for parent in parents:
+            if id(parent) in position:  # a computed input: visited after this use of it
+                assert position[id(parent)] > k
     # dloss/da = 3 + (1 - tanh(d)^2) c, da/dx = 2; dloss/dc = (1 - tanh(d)^2) a, dc/dx = 1
     xv = 0.7
     sech2 = 1 - np.tanh((xv + 1) * 2 * xv) ** 2
@@ -191,12 +196,16 @@ def test_graph_releases_saved_arrays_after_backward():
     h = x.exp()
     out = (h * x).sum()
     nodes = [t.grad_fn for t in topological_order([out]) if t.grad_fn is not None]
+    links_before = [[id(p) for p in ctx.parents if isinstance(p, Tensor)] for ctx in nodes]
     assert any(ctx._saved for ctx in nodes)
     out.backward(retain_graph=True)
     assert any(ctx._saved for ctx in nodes)  # retained
     out.backward()
     for ctx in nodes:
-        assert ctx._saved == () and ctx.parents == () and ctx.released
+        assert ctx._saved == () and ctx.released
+    # the links stay, for drawings: these inputs have 4 elements, so they are kept as they are
+    links_after = [[id(p) for p in ctx.parents if isinstance(p, Tensor)] for ctx in nodes]
+    assert links_after == links_before and links_after[1] == [id(h), id(x)]
 
 
 def test_leaf_root_and_tensor_gradient():
@@ -359,11 +368,11 @@ def test_training_steps_create_no_reference_cycles():
     assert losses[-1] < losses[0]
 
 
-def test_a_graph_of_scalars_holds_two_tracked_objects_per_node():
+def test_a_graph_of_scalars_holds_three_tracked_objects_per_node():
     """Python's cycle collector scans every tracked container on each full collection, so on a
-    graph of scalars its time grows with the containers per node. A node of a binary op is its
-    output Tensor and its Context (the two inputs sit in slots of the Context, not in a tuple
-    of their own); a unary op adds the tuple of its one input."""
+    graph of scalars its time grows with the containers per node: a node is its output Tensor,
+    its Node and the tuple of its inputs, and no more (W4 and W5 of the benchmarks hold their
+    budgets with that)."""
     w = Tensor(0.5, requires_grad=True)
     gc.collect()
     before = len(gc.get_objects())
@@ -372,10 +381,10 @@ def test_a_graph_of_scalars_holds_two_tracked_objects_per_node():
         y = y * 1.001 + w  # two binary nodes
     gc.collect()  # what a full collection then scans (tuples of arrays are untracked)
     after = len(gc.get_objects())
-    assert after - before <= 2 * 2000 + 10
+    assert after - before <= 3 * 2000 + 100
     y.backward()
     assert w.grad.item() == pytest.approx(sum(1.001**k for k in range(1001)))  # y = 1.001^n w + ...
-    assert y.grad_fn.parents == () and y.grad_fn.released
+    assert y.grad_fn.released
 
 
 def test_each_step_frees_its_graph():

@@ -372,7 +372,7 @@ def test_anomaly_names_a_log_of_a_negative_number_in_forward():
     assert "Log produced nan" in message
     assert "return x.log()" in message and "in module LogFeatures" in message
     assert "input 0: shape (5, 4), values from -" in message  # the negative inputs
-    assert autograd._state.observer is None
+    assert autograd.hooks.observer is None
 
 
 def test_numpy_warnings_can_be_kept():
@@ -445,11 +445,11 @@ def test_anomaly_passes_finite_work_and_works_as_a_decorator():
 
     model = nn.Sequential(nn.Linear(3, 2), nn.ReLU())
     assert np.isfinite(step(model, tg.randn(4, 3)).item())
-    assert autograd._state.observer is None
+    assert autograd.hooks.observer is None
     bad = tg.Tensor([[-1.0, 0.5, 0.5]])
     with pytest.raises(tg.AnomalyError):
         step(nn.Sequential(LogFeatures()), bad)
-    assert autograd._state.observer is None
+    assert autograd.hooks.observer is None
 
 
 class Counter:
@@ -467,7 +467,7 @@ class Counter:
 
 
 def test_observers_are_removed_and_the_previous_one_restored():
-    assert autograd._state.observer is None
+    assert autograd.hooks.observer is None
     counter = Counter()
     previous = autograd.set_observer(counter)
     try:
@@ -476,16 +476,16 @@ def test_observers_are_removed_and_the_previous_one_restored():
             with tg.detect_anomaly():
                 y = (x * 2).sum()
                 y.backward()
-                assert autograd._state.observer is not counter
+                assert autograd.hooks.observer is not counter
                 (x - 3).log()
-        assert autograd._state.observer is counter  # restored after the exception
+        assert autograd.hooks.observer is counter  # restored after the exception
         assert counter.forward_calls == 3 and counter.backward_calls == 2  # passed on
         with tg.debug.record_origins():
             tg.trace_backward((x * x).sum(), draw=False)
-        assert autograd._state.observer is counter
+        assert autograd.hooks.observer is counter
     finally:
         autograd.set_observer(previous)
-    assert autograd._state.observer is None
+    assert autograd.hooks.observer is None
 
 
 def test_origins_are_recorded_only_when_asked():

@@ -83,18 +83,15 @@ def test_after_backward_the_gradients_are_shown():
     assert "{ n | () float64 | data 0.8814 | grad 0.5000 }" in source
     assert "{ x1 | () float64 | data 2.0000 | grad -1.5000 }" in source
     assert "{ w2 | () float64 | data 1.0000 | grad 0.0000 }" in source
-    # an intermediate result without retain_grad() keeps no .grad, as in PyTorch
+    # an intermediate result shows the gradient that flowed through it; its .grad stays None
+    # without retain_grad(), as in PyTorch
+    assert "{ () float64 | data -6.0000 | grad 0.5000 }" in source
+
+
+def test_before_backward_intermediate_gradients_are_none():
+    source = draw_graph(scalar_neuron(backward=False)).source
     assert "{ () float64 | data -6.0000 | grad None }" in source
-
-
-def test_a_freed_graph_cannot_be_drawn_and_the_message_says_why():
-    x = tg.Tensor(2.0, requires_grad=True)
-    y = (x * x).exp()
-    y.backward()
-    if y.grad_fn.parents:
-        pytest.skip("the engine keeps the graph's links after backward: drawing still works")
-    with pytest.raises(RuntimeError, match=r"retain_graph=True"):
-        draw_graph(y)
+    assert "{ o | () float64 | data 0.7071 | grad None }" in source
 
 
 # ---- roles, styles, legend ---------------------------------------------------------------------
@@ -176,9 +173,9 @@ digraph {
 \tedge [fontname=Helvetica]
 \tv0 [label="{ a | () float64 | data 2.0000 | grad 3.0000 }" fillcolor="#cfe2f3" shape=record style=filled]
 \tv1 [label="{ c | (2,) float64 | data [1.0000, 2.0000] }" fillcolor="#eeeeee" shape=record style="filled,dashed"]
-\tv2 [label="{ (2,) float64 | data [2.0000, 4.0000] | grad None }" fillcolor="#ffffff" shape=record style=filled]
+\tv2 [label="{ (2,) float64 | data [2.0000, 4.0000] | grad [1.0000, 1.0000] }" fillcolor="#ffffff" shape=record style=filled]
 \top0 [label=mul fillcolor="#fff2cc" shape=ellipse style=filled]
-\tv3 [label="{ y | () float64 | data 6.0000 | grad None }" fillcolor="#d9ead3" penwidth=2 shape=record style=filled]
+\tv3 [label="{ y | () float64 | data 6.0000 | grad 1.0000 }" fillcolor="#d9ead3" penwidth=2 shape=record style=filled]
 \top1 [label=sum fillcolor="#fff2cc" shape=ellipse style=filled]
 \tv0 -> op0
 \tv1 -> op0

@@ -243,7 +243,7 @@ def test_call_records_the_module_as_scope_of_each_node():
     assert out.grad_fn.scope is model[1]  # the ReLU node
     add = out.grad_fn.parents[0].grad_fn  # x @ W.T + b
     assert add.scope is model[0]
-    assert tg.autograd._state.scope is None  # restored after the call
+    assert tg.autograd.hooks.scope is None  # restored after the call
 
     class Fails(nn.Module):
         def forward(self, x):
@@ -251,7 +251,7 @@ def test_call_records_the_module_as_scope_of_each_node():
 
     with pytest.raises(RuntimeError, match="boom"):
         Fails()(tg.zeros(1))
-    assert tg.autograd._state.scope is None
+    assert tg.autograd.hooks.scope is None
 
 
 def test_forward_missing_is_a_clear_error():

@@ -12,15 +12,7 @@ The engine (``autograd``, ``tensor``, ``ops``) comes first; ``nn``, ``optim``, `
 import numpy as np
 
 from . import data, debug, nn, optim, train
-from .autograd import (
-    Context,
-    Function,
-    enable_grad,
-    grad,
-    is_grad_enabled,
-    no_grad,
-    set_grad_enabled,
-)
+from .autograd import Context, Function, Node, grad
 from .creation import (
     arange,
     empty,
@@ -38,9 +30,10 @@ from .creation import (
     zeros_like,
 )
 from .debug import AnomalyError, detect_anomaly, gradcheck_graph, trace_backward
+from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .graph import draw_graph
-from .serialization import load, save
+from .serialization import CheckpointError, load, save
 from .tensor import Tensor, cat, matmul, maximum, minimum, stack, where
 
 float32 = np.float32
@@ -51,8 +44,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AnomalyError",
+    "CheckpointError",
     "Context",
     "Function",
+    "Node",
     "GradcheckError",
     "Tensor",
     "arange",
@@ -71,6 +66,7 @@ __all__ = [
     "gradcheck",
     "gradcheck_graph",
     "gradgradcheck",
+    "inference_mode",
     "int64",
     "is_grad_enabled",
     "linspace",

@@ -1,283 +1,234 @@
-"""The autograd machinery: grad mode, `Function`, and the backward pass.
+"""The engine: graph nodes, `Function`, and the backward pass. Read this file second.
 
 How it fits together
 --------------------
-Every differentiable operation is a subclass of `Function` with two static methods side by side:
+Every differentiable operation is a subclass of `Function` with two static methods side by side
+(the library's own are in ``ops.py``):
 
 * ``forward(ctx, *inputs)`` computes the result from NumPy arrays and saves on ``ctx``
   whatever the derivative will need;
 * ``backward(ctx, grad_output)`` receives dL/d(output) and returns dL/d(input), one per input.
 
-``Function.apply`` runs ``forward`` and, when a gradient will be needed, records a node of the
-graph: the ``ctx`` becomes the output tensor's ``grad_fn`` and remembers its ``parents`` (the
-input tensors). Nothing else records the graph.
+``Function.apply`` runs ``forward`` and, when a gradient will be needed, records a `Node` of the
+graph: the ``ctx`` becomes the output tensor's ``grad_fn`` and keeps its ``parents`` (the
+arguments ``forward`` got). Nothing else records the graph.
 
-``backward()`` then visits the nodes in reverse topological order and applies the chain rule.
-Why a topological order? A node used twice, as ``a`` in ``b = a + a``, receives gradient from
-each use. It must have received *all* of it before it passes gradient on to its own parents,
-and visiting the children of every node before the node itself guarantees exactly that.
-Such an order comes for free: every node is numbered when it is created, and an operation's
-inputs always exist before it runs, so newest first is a reverse topological order
-(``run_backward``). Graph drawings use ``topological_order``, a depth-first walk.
+``backward()`` (``run_backward``) walks the nodes in reverse topological order and applies the
+chain rule at each. That one function is the algorithm; the helpers after it each do one job
+(run a node's backward, fit a gradient to its input, hand out the results, free the graph).
 
-A backward is written with arithmetic operators and a few array methods (``reshape``, ``sum``,
-``swapaxes``, indexing), so that the same code runs on NumPy arrays (an ordinary backward, fast)
-and on Tensors (``backward(create_graph=True)``, which records the backward pass as a graph of
-its own so that gradients of gradients work). The few operations that have no operator go
-through the helpers at the top of ``ops.py``.
+This module never imports ``Tensor``: ``tensor.py`` registers its class here
+(``register_tensor_class``), and the engine only uses what every tensor has: ``data``,
+``requires_grad``, ``grad_fn``, ``grad``. Tools built on the engine reach it through one hook,
+``hooks``: the ``nn.Module`` being called (recorded on each new node, for drawings) and an
+observer that is told of every step (the debugging tools).
 """
 
 from __future__ import annotations
 
-import functools
-import heapq
 import itertools
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from . import grad_mode
+
 # ----------------------------------------------------------------------------------------------
-# Grad mode: thread-local, nestable, restored on exceptions.
+# What the engine needs from outside: the tensor class, and the hook for tools
 # ----------------------------------------------------------------------------------------------
 
+_Tensor: Any = None  # the Tensor class, registered by tensor.py when it is defined
 
-class _ThreadState(threading.local):
-    """Per-thread switches. Class attributes are the defaults every new thread starts from."""
 
-    grad_enabled = True
-    scope = None  # the nn.Module being called, recorded on each node for graph drawing
-    observer = None  # a debugging tool watching every step (see set_observer)
+def register_tensor_class(cls: type) -> None:
+    """Make ``cls`` the class of the tensors the engine creates and recognises."""
+    global _Tensor
+    _Tensor = cls
+
+
+class _Hooks(threading.local):
+    """The engine's one hook for the tools built on it, per thread.
+
+    * ``scope``: the ``nn.Module`` whose ``forward`` is running; every new node records it, so
+      that drawings can group operations by module (``nn.Module.__call__`` sets it).
+    * ``observer``: a debugging tool watching the engine, or None. After every operation it
+      gets ``observer.forward(function, args, node, output)`` (node None when nothing was
+      recorded), and after every node's backward ``observer.backward(tensor, node,
+      grad_output, input_grads)``. With none set, the engine pays one attribute check per step.
+    """
+
+    scope = None
+    observer = None
+
+
+hooks = _Hooks()
+
+
+def set_scope(module: Any) -> Any:
+    """Record ``module`` on every node created from now on in this thread; returns the
+    previous scope, for the caller to put back."""
+    previous = hooks.scope
+    hooks.scope = module
+    return previous
 
 
 def set_observer(observer: Any) -> Any:
-    """Let ``observer`` watch the engine in this thread; returns the previous one.
-
-    An observer has two methods, called after each step: ``forward(function, args, ctx,
-    output)`` after every operation (``ctx`` is None when nothing was recorded, e.g. under
-    ``no_grad``), and ``backward(node, ctx, grad_output, input_grads)`` when a node's backward
-    has run. The debugging tools (``tinygrad_edu.debug``) are observers; with none set, the
-    engine pays one attribute check per operation.
-    """
-    previous = _state.observer
-    _state.observer = observer
-    return previous
-
-
-_state = _ThreadState()
-
-
-def is_grad_enabled() -> bool:
-    """Whether operations are currently recorded for backward."""
-    return _state.grad_enabled
-
-
-class _GradModeContext:
-    """Base of ``no_grad`` / ``enable_grad`` / ``set_grad_enabled``: a context manager that is
-    also a decorator. Each ``with`` remembers the previous mode and restores it on exit, even
-    when an exception leaves the block."""
-
-    _mode = True
-
-    def __init__(self) -> None:
-        self._previous: list[bool] = []
-
-    def __enter__(self) -> None:
-        self._previous.append(_state.grad_enabled)
-        _state.grad_enabled = self._mode
-
-    def __exit__(self, *exc: object) -> None:
-        _state.grad_enabled = self._previous.pop()
-
-    def __call__(self, func: Callable) -> Callable:
-        if not callable(func):
-            raise TypeError(f"{type(self).__name__}() used as a decorator needs a function")
-
-        mode = self._mode
-
-        # The previous mode lives in a local variable of each call, not on ``self``: calls of
-        # one decorated function from several threads (or recursive calls) stay independent.
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            previous = _state.grad_enabled
-            _state.grad_enabled = mode
-            try:
-                return func(*args, **kwargs)
-            finally:
-                _state.grad_enabled = previous
-
-        return wrapper
-
-
-class no_grad(_GradModeContext):
-    """Context manager and decorator: operations inside record no graph and keep no reference
-    to their inputs. Use it for evaluation and for updating parameters by hand.
-
-    >>> with tg.no_grad():
-    ...     y = model(x)          # y.requires_grad is False
-    """
-
-    _mode = False
-
-
-class enable_grad(_GradModeContext):
-    """Context manager and decorator: record operations again inside a ``no_grad`` block."""
-
-    _mode = True
-
-
-class set_grad_enabled(_GradModeContext):
-    """``set_grad_enabled(False)`` acts as ``no_grad()``, ``set_grad_enabled(True)`` as
-    ``enable_grad()``; as in PyTorch it also takes effect when called as a plain function."""
-
-    def __init__(self, mode: bool) -> None:
-        super().__init__()
-        self._mode = bool(mode)
-        self._before_call: bool | None = _state.grad_enabled
-        _state.grad_enabled = self._mode
-
-    def __enter__(self) -> None:
-        if self._before_call is None:  # a later ``with`` of the same object
-            super().__enter__()
-            return
-        # ``with set_grad_enabled(m):`` the call already switched the mode; exit restores
-        # the mode from before the call.
-        self._previous.append(self._before_call)
-        self._before_call = None
-        _state.grad_enabled = self._mode
-
-    def __call__(self, func: Callable) -> Callable:
-        # As a decorator the mode applies only inside ``func``: undo the switch of the call.
-        if self._before_call is not None:
-            _state.grad_enabled = self._before_call
-            self._before_call = None
-        return super().__call__(func)
-
-
-def set_scope(module: object) -> object:
-    """Record ``module`` as the scope of every node created from now on in this thread, and
-    return the previous scope. ``nn.Module.__call__`` sets its module for the time of its
-    forward (and restores the previous one after), so that graph drawings can group
-    operations by module."""
-    previous = _state.scope
-    _state.scope = module
+    """Let ``observer`` watch the engine in this thread; returns the previous one."""
+    previous = hooks.observer
+    hooks.observer = observer
     return previous
 
 
 # ----------------------------------------------------------------------------------------------
-# Context and Function
+# Node and Function
 # ----------------------------------------------------------------------------------------------
 
+KEEP_AFTER_FREE = 16  # a freed graph keeps values (and gradients) of at most this many elements
 
-_node_numbers = itertools.count()  # numbers every node of every graph, in creation order
 
+class Node:
+    """One recorded call of a `Function`: a node of the graph, and the ``ctx`` its forward and
+    backward receive. The output tensor's ``grad_fn``.
 
-class Context:
-    """What one call of a `Function` remembers for its backward: a node of the graph.
-
-    ``parents`` holds the arguments ``forward`` was called with: the input Tensors (the node's
-    parents in the graph) and any other argument, such as an axis. ``number`` counts the nodes
-    in the order they were created (backward visits them newest first). A Function's
-    ``forward`` may store anything else on ``ctx`` (``ctx.axis = axis``).
+    ``parents`` are the arguments ``forward`` was called with: the input tensors (the node's
+    parents in the graph) and any other argument, such as an axis. A forward may keep anything
+    else it needs as an attribute (``ctx.axis = axis``); arrays for backward go through
+    ``save_for_backward``. ``scope`` is the module that ran it, ``grad_output`` the gradient
+    the last backward brought to its output (kept after the graph is freed only when small).
     """
 
-    # Slots keep a node small: no per-node dict unless a forward stores extra attributes.
-    # The two inputs of a binary operation (most nodes) get a slot each instead of a tuple: a
-    # graph of scalars then holds two objects per node for Python's garbage collector to
-    # track (the tensor and this node), not three, and the collector takes a quarter less time.
     __slots__ = (
         "function",
-        "_first",
-        "_second",
-        "_parents",  # the tuple of inputs, for any other number of them (else None)
-        "number",
+        "parents",
+        "number",  # nodes are numbered as they are created: inputs always before their users
         "scope",
-        "_saved",
-        "_as_tensors",
+        "origin",  # where in the user's code it was created, when a debugging tool asks
+        "grad_output",
         "released",
+        "_saved",
+        "_forward_values",  # what forward received and returned, to tell what each saved value is
+        "_graph_output",  # the output tensor, only while backward(create_graph=True) runs here
         "__dict__",
         "__weakref__",
     )
 
     def __init__(self, function: type[Function], parents: tuple) -> None:
         self.function = function
-        if len(parents) == 2:
-            self._first, self._second = parents
-            self._parents = None
-        else:
-            self._parents = parents
+        self.parents = parents
         self.number = next(_node_numbers)
-        self.scope = _state.scope
-        self._saved: tuple = ()
-        self._as_tensors: tuple | None = None  # set during backward(create_graph=True)
+        self.scope = hooks.scope
+        self.origin = None
+        self.grad_output = None
         self.released = False
-
-    @property
-    def parents(self) -> tuple:
-        """The arguments ``forward`` was called with (an empty tuple once the graph is freed)."""
-        if self._parents is None:
-            return (self._first, self._second)
-        return self._parents
-
-    @property
-    def needs_input_grad(self) -> tuple[bool, ...]:
-        """For each argument of ``forward``: does it need a gradient? A backward may skip the
-        work for the ones that do not."""
-        if self._parents is None:  # two inputs: read from their slots
-            first, second = self._first, self._second
-            return (
-                isinstance(first, Tensor) and first.requires_grad,
-                isinstance(second, Tensor) and second.requires_grad,
-            )
-        return tuple([_needs_grad(parent) for parent in self._parents])
-
-    @property
-    def forward_args(self) -> list:
-        """The arguments ``forward`` received: arrays in place of the input tensors."""
-        return [p.data if isinstance(p, Tensor) else p for p in self.parents]
+        self._saved: tuple = ()
+        self._forward_values: tuple = ()
+        self._graph_output = None
 
     @property
     def name(self) -> str:
         """The operation's name: ``Mul``, ``MatMul``, ..."""
         return self.function.__name__
 
+    @property
+    def needs_input_grad(self) -> tuple[bool, ...]:
+        """For each argument of ``forward``: does it need a gradient? A backward may skip the
+        work for the ones that do not."""
+        return tuple([isinstance(p, _Tensor) and p.requires_grad for p in self.parents])
+
+    @property
+    def create_graph(self) -> bool:
+        """True while this node's backward runs under ``backward(create_graph=True)``: its
+        saved values are then the graph's tensors, and what it computes is recorded."""
+        return self._graph_output is not None
+
+    @property
+    def forward_args(self) -> list:
+        """The arguments ``forward`` received: arrays in place of the input tensors."""
+        return [p.data if isinstance(p, _Tensor) else p for p in self.parents]
+
     def save_for_backward(self, *values: Any) -> None:
-        """Keep arrays for backward. Save the inputs and the output themselves (not copies) so
-        that ``create_graph=True`` can see them as the tensors of the graph."""
+        """Keep values for backward: the inputs and the output themselves (not copies), so
+        that ``create_graph=True`` can use them as the tensors they are."""
         self._saved = values
 
     @property
     def saved_tensors(self) -> tuple:
-        """The values passed to ``save_for_backward``: NumPy arrays in an ordinary backward;
-        during ``backward(create_graph=True)`` every saved input or output is the Tensor itself,
-        so that whatever backward computes from it is recorded."""
+        """The values given to ``save_for_backward``: NumPy arrays in an ordinary backward,
+        and under ``create_graph=True`` the input and output tensors themselves, so that
+        whatever backward computes from them is recorded."""
         if self.released:
-            raise RuntimeError(_FREED_MESSAGE)
-        if self._as_tensors is None:
+            raise RuntimeError(FREED_MESSAGE)
+        if self._graph_output is None:
             return self._saved
-        return tuple(_as_graph_tensor(value, self._as_tensors) for value in self._saved)
+        return tuple(self._as_graph_value(value) for value in self._saved)
 
-    def release(self) -> None:
-        """Drop the saved arrays and the links to the inputs: the graph is freed."""
-        self._saved = ()
-        self._first = self._second = None
-        self._parents = ()
+    def _as_graph_value(self, value: Any) -> Any:
+        """The tensor a saved value is: input ``i`` if it is the very array forward received
+        as its argument ``i``, the output if it is the array forward returned."""
+        inputs, output = self._forward_values
+        if value is output:
+            return self._graph_output
+        for i, array in enumerate(inputs):
+            if value is array:
+                return self.parents[i]
+        raise RuntimeError(
+            f"{self.name}.backward uses a value that forward computed and saved, which "
+            "backward(create_graph=True) cannot differentiate through (its second derivative "
+            "would silently be wrong). Save only inputs and the output with "
+            "ctx.save_for_backward, and compute anything else from them in backward; keep "
+            "constants such as masks as attributes of ctx."
+        )
+
+    def release(self, freed: dict) -> None:
+        """Free what only backward needed: the saved values and every attribute forward set.
+        The node stays in the graph for drawings: it keeps small inputs as they are, and in
+        place of each large input that is not a parameter a `FreedValue` (shared through
+        ``freed``, one per tensor)."""
+        self._saved = self._forward_values = ()
+        self.__dict__.clear()
         self.released = True
+        for parent in self.parents:
+            if isinstance(parent, _Tensor) and parent.data.size > KEEP_AFTER_FREE:
+                self.parents = tuple(_kept_after_free(p, freed) for p in self.parents)
+                break
+        if self.grad_output is not None and self.grad_output.size > KEEP_AFTER_FREE:
+            self.grad_output = None
 
     def __repr__(self) -> str:
         return f"<{self.name}Backward>"
 
 
-def _needs_grad(value: Any) -> bool:
-    return isinstance(value, Tensor) and value.requires_grad
+Context = Node  # the name of ``ctx``'s class in earlier versions
+_node_numbers = itertools.count()
 
 
-def _as_graph_tensor(value: Any, tensors: tuple) -> Any:
-    for tensor in tensors:
-        if isinstance(tensor, Tensor) and value is tensor.data:
-            return tensor
-    return value
+class FreedValue:
+    """What a freed node keeps in place of a large input: the facts a drawing shows (shape,
+    dtype, name, the node that made it), without the values."""
+
+    __slots__ = ("shape", "dtype", "name", "requires_grad", "grad_fn")
+    data = None
+    grad = None
+
+    def __init__(self, tensor: Any) -> None:
+        self.shape, self.dtype, self.name = tensor.shape, tensor.dtype, tensor.name
+        self.requires_grad, self.grad_fn = tensor.requires_grad, tensor.grad_fn
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+
+def _kept_after_free(value: Any, freed: dict) -> Any:
+    if not isinstance(value, _Tensor) or value.data.size <= KEEP_AFTER_FREE:
+        return value
+    if value.grad_fn is None and value.requires_grad:
+        return value  # a parameter (or another input that requires grad): the user's own
+    if id(value) not in freed:
+        freed[id(value)] = FreedValue(value)
+    return freed[id(value)]
 
 
 class Function:
@@ -303,42 +254,51 @@ class Function:
     """
 
     @staticmethod
-    def forward(ctx: Context, *args: Any) -> Any:
+    def forward(ctx: Node, *args: Any) -> Any:
         raise NotImplementedError
 
     @staticmethod
-    def backward(ctx: Context, grad_output: Any) -> Any:
+    def backward(ctx: Node, grad_output: Any) -> Any:
         raise NotImplementedError
 
     @classmethod
-    def apply(cls, *args: Any) -> Tensor:
+    def apply(cls, *args: Any) -> Any:
         """Run ``forward`` on the arrays of ``args`` and, if any input requires grad (and grad
         mode is on), record the call as a node of the graph."""
         arrays, record = [], False
         for arg in args:
-            if isinstance(arg, Tensor):
+            if isinstance(arg, _Tensor):
                 arrays.append(arg.data)
                 record = record or arg.requires_grad
             else:
                 arrays.append(arg)
-        state = _state
-        record = record and state.grad_enabled
-        ctx = Context(cls, args) if record else _Scratch()
+        record = record and grad_mode.state.enabled
+        node = Node(cls, args) if record else _Unrecorded()
         try:
-            data = cls.forward(ctx, *arrays)
+            data = cls.forward(node, *arrays)
         except ValueError as error:
             if "broadcast" not in str(error):
                 raise
             raise broadcast_error(cls.__name__.lower(), *arrays) from None
-        if not isinstance(data, _ARRAY_TYPES):
+        if not isinstance(data, (np.ndarray, np.generic)):
             data = np.asarray(data)
-        out = Tensor._from_op(data, ctx if record else None)
-        if state.observer is not None:
-            state.observer.forward(cls, args, out.grad_fn, out)
+        if record and node._saved:  # kept until backward: which saved value is which
+            node._forward_values = (tuple(arrays), data)
+        out = _Tensor._from_op(data, node if record else None)
+        if hooks.observer is not None:
+            hooks.observer.forward(cls, args, out.grad_fn, out)
         return out
 
 
-_ARRAY_TYPES = (np.ndarray, np.generic)  # what forward may return (anything else is converted)
+class _Unrecorded:
+    """The ``ctx`` of a forward that records nothing (under ``no_grad``): it accepts
+    attributes and saved values, and keeps nothing."""
+
+    needs_input_grad = ()
+    create_graph = False
+
+    def save_for_backward(self, *values: Any) -> None:
+        pass
 
 
 def broadcast_error(op: str, *values: Any) -> ValueError:
@@ -353,24 +313,175 @@ def broadcast_error(op: str, *values: Any) -> ValueError:
     )
 
 
-class _Scratch:
-    """A throwaway ctx for forward under ``no_grad``: accepts attributes, keeps nothing."""
-
-    needs_input_grad = ()
-
-    def save_for_backward(self, *values: Any) -> None:
-        pass
-
-
 # ----------------------------------------------------------------------------------------------
 # The backward pass
 # ----------------------------------------------------------------------------------------------
 
-_FREED_MESSAGE = (
+FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or to use its saved values after "
     "they were freed). The first backward() freed the graph; call backward(retain_graph=True) "
     "the first time if you need to backpropagate through it again."
 )
+
+
+def topological_order(roots: Sequence[Any], constants: bool = False) -> list:
+    """Every tensor the roots were computed from, each after all the tensors it was computed
+    from (so each comes *before* every tensor that uses it).
+
+    By default only the tensors that require grad (what backward visits), and an error if a
+    node was freed by an earlier backward. With ``constants=True`` every value, the ones that
+    need no gradient too, also through freed nodes (what a drawing shows). A depth-first walk
+    with an explicit stack instead of recursion, so a chain of 100,000 operations needs no
+    change of Python's recursion limit; inputs in argument order, so the order (and every
+    picture drawn from it) is the same on every run.
+    """
+    order: list = []
+    visited: set[int] = set()
+    stack = [(root, False) for root in reversed(roots)]
+    while stack:
+        value, inputs_done = stack.pop()
+        if inputs_done:  # everything it was computed from is in the order: now it may follow
+            order.append(value)
+            continue
+        if id(value) in visited:
+            continue
+        visited.add(id(value))
+        stack.append((value, True))
+        node = value.grad_fn
+        if node is None:
+            continue
+        if node.released and not constants:
+            raise RuntimeError(FREED_MESSAGE)
+        for parent in reversed(node.parents):
+            if isinstance(parent, (_Tensor, FreedValue)) and id(parent) not in visited:
+                if constants or parent.requires_grad:
+                    stack.append((parent, False))
+    return order
+
+
+def computed_tensors(roots: Sequence[Any]) -> list:
+    """Every computed tensor that requires grad in the graph of ``roots``, in no order: a walk
+    with an explicit stack (no recursion, so a chain of 100,000 operations is no problem)."""
+    found: dict[int, Any] = {}
+    stack = [root for root in roots if root.grad_fn is not None]
+    while stack:
+        tensor = stack.pop()
+        if id(tensor) in found:
+            continue
+        found[id(tensor)] = tensor
+        node = tensor.grad_fn
+        if node.released:
+            raise RuntimeError(FREED_MESSAGE)
+        for parent in node.parents:
+            if isinstance(parent, _Tensor) and parent.grad_fn is not None and parent.requires_grad:
+                stack.append(parent)
+    return list(found.values())
+
+
+def run_backward(
+    roots: Sequence[Any],
+    seeds: Sequence[Any],
+    retain_graph: bool = False,
+    create_graph: bool = False,
+    inputs: Sequence[Any] | None = None,
+) -> dict:
+    """Backpropagate ``seeds`` (dL/d(root), one per root) through the graph of ``roots``.
+
+    Without ``inputs`` (``Tensor.backward``) the gradients add up into ``.grad`` of every leaf
+    that requires grad (and of tensors that called ``retain_grad()``). With ``inputs``
+    (``tg.grad``) nothing is written and their gradients are returned, keyed by tensor.
+
+    Why a topological order? A tensor used twice, like ``a`` in ``b = a * a + a``, receives a
+    gradient from each use, and it must have *all* of it before it passes gradient on to what
+    it was computed from. Visiting the tensors in reverse topological order, every tensor after
+    all the tensors that use it, guarantees exactly that.
+    """
+    # Each node was numbered when it was created, and the inputs of an operation always exist
+    # before it: sorting by number, newest first, puts every tensor after all that use it.
+    order = sorted(computed_tensors(roots), key=_newest_first)
+    keep = set(inputs) if inputs is not None else {t for t in order if t._retains_grad}
+    grads: dict = {}  # dL/d(tensor), summed over the uses seen so far
+    for root, seed in zip(roots, seeds):
+        _add_to(grads, root, seed)
+    kept: dict = {}  # gradients of non-leaf tensors to hand out at the end
+    visited: list[Node] = []
+    grad_was_enabled = grad_mode.state.enabled
+    grad_mode.state.enabled = create_graph  # record the backward pass only for create_graph
+    try:
+        for tensor in order:  # every tensor after all the tensors that use it
+            node = tensor.grad_fn
+            grad = grads.pop(tensor, None)
+            if grad is None:  # no gradient reaches it (its users returned None)
+                continue
+            if tensor in keep:
+                kept[tensor] = grad
+            # The chain rule, one step: dL/d(input) = dL/d(output) * d(output)/d(input)
+            input_grads = _local_backward(tensor, node, grad, create_graph)
+            visited.append(node)
+            for parent, parent_grad in zip(node.parents, input_grads):
+                if parent_grad is not None and isinstance(parent, _Tensor) and parent.requires_grad:
+                    _add_to(grads, parent, _fit_to_input(node, parent_grad, parent.data))
+    finally:
+        grad_mode.state.enabled = grad_was_enabled
+    # Only now that every step has succeeded is anything handed out: a backward that raises
+    # half-way leaves every .grad as it was, and the graph intact.
+    kept.update((t, g) for t, g in grads.items() if t.grad_fn is None)  # the leaves
+    results = _hand_out(kept, inputs, create_graph)
+    if not retain_graph:
+        release_graph(visited)
+    return results
+
+
+def _newest_first(tensor: Any) -> int:
+    return -tensor.grad_fn.number
+
+
+def _add_to(grads: dict, tensor: Any, grad: Any) -> None:
+    """Add one use's gradient to what ``tensor`` has received so far."""
+    previous = grads.get(tensor)
+    grads[tensor] = grad if previous is None else previous + grad
+
+
+def _local_backward(tensor: Any, node: Node, grad: Any, create_graph: bool) -> tuple:
+    """Run ``node``'s backward on dL/d(output) = ``grad``; returns one gradient per parent.
+
+    Under ``create_graph`` the node's saved values are seen as the graph's tensors while it
+    runs, so that the gradient it computes is itself a recorded graph. The gradient that
+    arrived is remembered on the node (drawings show it), and the observer is told.
+    """
+    node.grad_output = grad.data if isinstance(grad, _Tensor) else grad
+    if create_graph:
+        node._graph_output = tensor
+    try:
+        input_grads = node.function.backward(node, grad)
+    finally:
+        node._graph_output = None
+    if type(input_grads) is not tuple:
+        input_grads = (input_grads,)
+    if len(input_grads) != len(node.parents):
+        raise RuntimeError(
+            f"{node.name}.backward returned {len(input_grads)} gradients, but forward took "
+            f"{len(node.parents)} inputs: return one gradient (or None) per input"
+        )
+    if hooks.observer is not None:
+        hooks.observer.backward(tensor, node, grad, input_grads)
+    return input_grads
+
+
+def _fit_to_input(node: Node, grad: Any, data: Any) -> Any:
+    """The gradient at the shape (summed over broadcasting) and dtype of its input ``data``."""
+    if grad.shape != data.shape:
+        try:
+            grad = sum_to_shape(grad, data.shape)
+        except ValueError:
+            raise RuntimeError(
+                f"{node.name}.backward returned a gradient of shape {np.shape(grad)} for an "
+                f"input of shape {data.shape}: it must have the input's shape (or one that "
+                "broadcasts to the output's shape)"
+            ) from None
+    if grad.dtype != data.dtype:
+        grad = grad.astype(data.dtype)
+    return grad
 
 
 def sum_to_shape(grad: Any, shape: tuple) -> Any:
@@ -392,186 +503,58 @@ def sum_to_shape(grad: Any, shape: tuple) -> Any:
     return grad.reshape(shape)
 
 
-def topological_order(roots: Sequence[Tensor], only_requires_grad: bool = True) -> list[Tensor]:
-    """Every tensor the roots depend on, parents before children (for drawings and tools;
-    backward itself walks the nodes newest first, see ``run_backward``).
-
-    By default only the tensors that require grad (what backward visits); with
-    ``only_requires_grad=False`` the constants too (what a drawing of the graph shows).
-    An explicit stack instead of recursion, so a chain of 100,000 operations needs no change
-    of Python's recursion limit. Parents are visited in argument order, so the order (and
-    every picture drawn from it) is the same on every run.
-    """
-    order: list[Tensor] = []
-    visited: set[Tensor] = set()  # tensors hash by identity
-    stack: list[tuple[Tensor, bool]] = [(root, False) for root in reversed(roots)]
-    while stack:
-        node, parents_done = stack.pop()
-        if parents_done:
-            order.append(node)
-            continue
-        if node in visited:
-            continue
-        visited.add(node)
-        stack.append((node, True))
-        ctx = node.grad_fn
-        if ctx is None:
-            continue
-        if ctx.released:
-            raise RuntimeError(_FREED_MESSAGE)
-        for parent in reversed(ctx.parents):
-            if not isinstance(parent, Tensor) or parent in visited:
-                continue
-            if parent.requires_grad or not only_requires_grad:
-                stack.append((parent, False))
-    return order
+def _hand_out(grads: dict, inputs: Sequence[Any] | None, create_graph: bool) -> dict:
+    """``tg.grad``: the gradients of ``inputs``. ``backward()``: add each gradient to the
+    ``.grad`` of its tensor (leaves, and tensors that called ``retain_grad()``)."""
+    if inputs is not None:
+        wanted = set(inputs)
+        return {t: g for t, g in grads.items() if t in wanted}
+    for tensor, grad in grads.items():
+        _accumulate(tensor, grad, create_graph)
+    return {}
 
 
-def run_backward(
-    roots: Sequence[Tensor],
-    root_grads: Sequence[Any],
-    retain_graph: bool,
-    create_graph: bool,
-    inputs: Sequence[Tensor] | None = None,
-) -> dict[Tensor, Any]:
-    """Backpropagate ``root_grads`` from ``roots``.
-
-    With ``inputs=None`` (``Tensor.backward``) gradients accumulate into ``.grad`` of every leaf
-    that requires grad. Otherwise (``tg.grad``) nothing is written to ``.grad`` and the
-    gradients of ``inputs`` are returned, keyed by tensor.
-
-    The walk visits computed tensors newest first. Each node is numbered when it is created
-    (``Context.number``), and the inputs of an operation always exist before the operation
-    runs, so every tensor that uses ``x`` is newer than ``x``: newest first is a reverse
-    topological order. A heap hands out the newest tensor that has received gradient; by
-    then every tensor that uses it has passed its share on.
-    """
-    grads: dict[Tensor, Any] = {}  # dL/d(tensor), summed over every use of the tensor
-    for root, grad in zip(roots, root_grads):
-        grads[root] = grads[root] + grad if root in grads else grad
-    # The computed tensors whose backward is still to run: a heap of their negated node
-    # numbers (the smallest, i.e. the newest, comes out first) and the tensor of each number.
-    # A heap of plain ints compares faster than one of (number, tensor) pairs.
-    pending = {-root.grad_fn.number: root for root in grads if root.grad_fn is not None}
-    waiting = list(pending)
-    heapq.heapify(waiting)
-    wanted = None if inputs is None else set(inputs)
-    results: dict[Tensor, Any] = {}
-    to_accumulate: list[tuple[Tensor, Any]] = []
-    visited: list[Context] = []
-    grad_was_enabled = _state.grad_enabled
-    _state.grad_enabled = create_graph  # the backward pass is recorded only with create_graph
-    observer = _state.observer
-    try:
-        while waiting:
-            node = pending.pop(heapq.heappop(waiting))
-            grad = grads.pop(node)
-            ctx = node.grad_fn
-            if ctx.released:
-                raise RuntimeError(_FREED_MESSAGE)
-            if wanted is not None:
-                if node in wanted:
-                    results[node] = grad
-            elif node._retains_grad:
-                to_accumulate.append((node, grad))
-            visited.append(ctx)
-            if create_graph:
-                input_grads = _backward_recorded(node, ctx, grad)
-            else:
-                input_grads = ctx.function.backward(ctx, grad)  # the chain rule, one step
-            if type(input_grads) is not tuple:
-                input_grads = (input_grads,)
-            if observer is not None:
-                observer.backward(node, ctx, grad, input_grads)
-            parents = ctx.parents
-            if len(input_grads) != len(parents):
-                raise _count_error(ctx, input_grads)
-            for parent, parent_grad in zip(parents, input_grads):
-                if parent_grad is None or not isinstance(parent, Tensor) or not parent.requires_grad:
-                    continue
-                data = parent.data  # an ndarray, or a NumPy scalar (a 0-d result)
-                # A NumPy scalar of the input's own type has its shape and dtype: only arrays
-                # and mixed types need the check (on a graph of scalars, most edges skip it).
-                if type(data) is np.ndarray or type(parent_grad) is not type(data):
-                    if parent_grad.shape != data.shape or parent_grad.dtype != data.dtype:
-                        parent_grad = _fit_to_input(ctx, parent_grad, data)
-                previous = grads.get(parent)
-                if previous is not None:  # a tensor used several times: add up every use
-                    grads[parent] = previous + parent_grad
-                    continue
-                grads[parent] = parent_grad
-                if parent.grad_fn is not None:  # computed: its own backward is still to come
-                    key = -parent.grad_fn.number
-                    pending[key] = parent
-                    heapq.heappush(waiting, key)
-        # What is left in ``grads`` belongs to leaves. Only now that the whole walk has
-        # succeeded is anything written: a backward that raises half-way leaves every .grad as
-        # it was and the graph intact.
-        if wanted is not None:
-            results.update((leaf, grad) for leaf, grad in grads.items() if leaf in wanted)
-        else:
-            to_accumulate.extend(grads.items())
-            for node, grad in to_accumulate:
-                _accumulate_leaf_grad(node, grad, create_graph)
-    finally:
-        _state.grad_enabled = grad_was_enabled
-    if not retain_graph:
-        for ctx in visited:
-            ctx.release()
-    return results
-
-
-def _backward_recorded(node: Tensor, ctx: Context, grad: Tensor) -> Any:
-    """Run a node's backward under ``create_graph=True``: its saved values are then seen as the
-    graph's tensors, so that the gradient it computes is itself a recorded graph."""
-    ctx._as_tensors = (node, *ctx.parents)
-    try:
-        return ctx.function.backward(ctx, grad)
-    finally:
-        ctx._as_tensors = None
-
-
-def _count_error(ctx: Context, input_grads: tuple) -> RuntimeError:
-    return RuntimeError(
-        f"{ctx.name}.backward returned {len(input_grads)} gradients, but forward took "
-        f"{len(ctx.parents)} inputs: return one gradient (or None) per input"
-    )
-
-
-def _fit_to_input(ctx: Context, grad: Any, data: Any) -> Any:
-    """A gradient at the shape (summed over broadcasting) and dtype of its input ``data``."""
-    if grad.shape != data.shape:
-        try:
-            grad = sum_to_shape(grad, data.shape)
-        except ValueError:
-            raise RuntimeError(
-                f"{ctx.name}.backward returned a gradient of shape {np.shape(grad)} for an "
-                f"input of shape {data.shape}: it must have the input's shape (or one that "
-                "broadcasts to the output's shape)"
-            ) from None
-    if grad.dtype != data.dtype:
-        grad = grad.astype(data.dtype)
-    return grad
-
-
-def _accumulate_leaf_grad(leaf: Tensor, grad: Any, create_graph: bool) -> None:
-    """Leaves accumulate: ``leaf.grad += grad``, as in PyTorch. Call ``zero_grad()`` (or set
-    ``.grad = None``) between steps."""
+def _accumulate(tensor: Any, grad: Any, create_graph: bool) -> None:
+    """``tensor.grad += grad``, as in PyTorch: call ``zero_grad()`` (or set ``.grad = None``)
+    between steps."""
     if create_graph:
-        if not isinstance(grad, Tensor):
-            grad = Tensor._from_op(grad, None)
-        leaf.grad = grad if leaf.grad is None else leaf.grad + grad
-    elif leaf.grad is None:
-        # A copy the leaf owns: the incoming array may be shared with another input (the two
+        if not isinstance(grad, _Tensor):
+            grad = _Tensor._from_op(grad, None)
+        tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+    elif tensor.grad is None:
+        # A copy the tensor owns: the incoming array may be shared with another input (the two
         # inputs of an add receive the same array) or be a read-only broadcast view.
-        leaf.grad = Tensor._from_op(np.array(grad, dtype=leaf.dtype), None)
+        tensor.grad = _Tensor._from_op(np.array(grad, dtype=tensor.dtype), None)
     else:
-        leaf.grad = Tensor._from_op(leaf.grad.data + grad, None)
+        tensor.grad = _Tensor._from_op(tensor.grad.data + grad, None)
+
+
+def release_graph(nodes: Sequence[Node]) -> None:
+    """Free the saved values of ``nodes`` (PyTorch's default after backward); the nodes stay,
+    so the graph can still be drawn, and a second backward through them raises."""
+    freed: dict = {}
+    for node in nodes:
+        node.release(freed)
+
+
+# ----------------------------------------------------------------------------------------------
+# The entry points: Tensor.backward and tg.grad
+# ----------------------------------------------------------------------------------------------
+
+
+def backward(
+    tensor: Any, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False
+) -> None:
+    """``tensor.backward()``: add dL/d(leaf) to ``.grad`` of every leaf that requires grad."""
+    seed = initial_gradient(tensor, gradient, create_graph, "backward")
+    if retain_graph is None:
+        retain_graph = create_graph
+    run_backward([tensor], [seed], retain_graph, create_graph)
 
 
 def grad(
-    outputs: Tensor | Sequence[Tensor],
-    inputs: Tensor | Sequence[Tensor],
+    outputs: Any,
+    inputs: Any,
     grad_outputs: Any = None,
     retain_graph: bool | None = None,
     create_graph: bool = False,
@@ -593,12 +576,10 @@ def grad(
     for i, t in enumerate(inputs):
         if not t.requires_grad:
             raise RuntimeError(f"grad: input {i} does not require grad")
-    root_grads = [
-        initial_gradient(o, g, create_graph, "grad") for o, g in zip(outputs, grad_outputs)
-    ]
+    seeds = [initial_gradient(o, g, create_graph, "grad") for o, g in zip(outputs, grad_outputs)]
     if retain_graph is None:
         retain_graph = create_graph
-    found = run_backward(outputs, root_grads, retain_graph, create_graph, inputs)
+    found = run_backward(outputs, seeds, retain_graph, create_graph, inputs)
     result = []
     for i, t in enumerate(inputs):
         g = found.get(t)
@@ -607,8 +588,8 @@ def grad(
                 f"grad: input {i} was not used to compute the outputs; pass allow_unused=True "
                 "to get None for it"
             )
-        if g is not None and not isinstance(g, Tensor):
-            g = Tensor._from_op(np.array(g, dtype=t.dtype), None)
+        if g is not None and not isinstance(g, _Tensor):
+            g = _Tensor._from_op(np.array(g, dtype=t.dtype), None)
         result.append(g)
     return tuple(result)
 
@@ -616,12 +597,12 @@ def grad(
 def _as_tensor_tuple(value: Any, what: str) -> tuple:
     values = tuple(value) if isinstance(value, (tuple, list)) else (value,)
     for v in values:
-        if not isinstance(v, Tensor):
+        if not isinstance(v, _Tensor):
             raise TypeError(f"grad: {what} must be Tensors, got {type(v).__name__}")
     return values
 
 
-def initial_gradient(root: Tensor, gradient: Any, create_graph: bool, op: str) -> Any:
+def initial_gradient(root: Any, gradient: Any, create_graph: bool, op: str) -> Any:
     """Check the seed gradient of a backward pass and return it as an array (or Tensor)."""
     if not root.requires_grad:
         raise RuntimeError(
@@ -637,19 +618,14 @@ def initial_gradient(root: Tensor, gradient: Any, create_graph: bool, op: str) -
             )
         one = root.dtype.type(1)  # dL/dL = 1
         gradient = one if root.ndim == 0 else np.full(root.shape, one)
-        return Tensor(gradient) if create_graph else gradient
-    elif np.shape(gradient) != root.shape:
+        return _Tensor(gradient) if create_graph else gradient
+    if np.shape(gradient) != root.shape:
         raise ValueError(
             f"{op}: gradient has shape {np.shape(gradient)} but the output has shape {root.shape}"
         )
     if create_graph:
         # the seed may itself be part of a graph (gradgradcheck differentiates through it)
-        seed = gradient if isinstance(gradient, Tensor) else Tensor(gradient)
+        seed = gradient if isinstance(gradient, _Tensor) else _Tensor(gradient)
         return seed if seed.dtype == root.dtype else seed.astype(root.dtype)
-    gradient = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient)
+    gradient = gradient.data if isinstance(gradient, _Tensor) else np.asarray(gradient)
     return gradient.astype(root.dtype, copy=False)
-
-
-# tensor.py imports this module at its end, after defining Tensor; importing Tensor here, at
-# the end, lets either module be imported first.
-from .tensor import Tensor  # noqa: E402

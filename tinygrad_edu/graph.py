@@ -24,21 +24,29 @@ Node names are given in the order of the walk (``v0, v1, ...`` for values, ``op0
 for operations, ``m0, ...`` for collapsed modules), so the same graph always gives the same
 DOT text.
 
-A backward without ``retain_graph=True`` frees the graph: each ``grad_fn`` forgets its
-inputs, and there is nothing left to walk. Draw before backward, or call
-``backward(retain_graph=True)`` to draw the graph with its gradients filled in.
+After ``backward()`` the drawing shows the gradients too: each leaf its ``.grad``, and each
+computed value the gradient that flowed through it in the last backward (for values of at most
+16 elements, the most a freed graph keeps; their ``.grad`` stays None, as in PyTorch, unless
+``retain_grad()`` was called).
+
+Graphviz (the Python package, and its ``dot`` program to render) is imported only when a
+drawing is made: ``import tinygrad_edu`` works without it.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-import graphviz
 import numpy as np
 
-from . import autograd
+from . import walk
 from .tensor import Tensor
+
+if TYPE_CHECKING:  # pragma: no cover
+    from graphviz import Digraph
 
 INSTALL_MESSAGE = (
     "Graphviz's `dot` program was not found, so the graph cannot be rendered (building and "
@@ -48,6 +56,12 @@ INSTALL_MESSAGE = (
     "    macOS:          brew install graphviz\n"
     "    conda:          conda install graphviz\n"
     "    Windows:        winget install graphviz   (then add its bin folder to PATH)"
+)
+
+PACKAGE_MISSING_MESSAGE = (
+    "Drawing a graph needs the graphviz Python package, which is not installed: "
+    "pip install graphviz (and, to render pictures, Graphviz's dot program: "
+    "sudo apt install graphviz, brew install graphviz or conda install graphviz)"
 )
 
 # How each role looks. Filled shapes in soft colours, so that the text stays readable.
@@ -72,29 +86,60 @@ LEGEND_TEXT = {
 }
 
 
-class GraphvizNotFoundError(graphviz.ExecutableNotFound):
-    """Rendering needs Graphviz's ``dot`` program, and it is not installed (or not on PATH)."""
+@functools.cache
+def _graphviz_classes() -> dict[str, type]:
+    """The classes built on the graphviz package, made the first time a drawing needs them."""
+    try:
+        import graphviz  # optional: only drawings need it
+    except ImportError:
+        raise ImportError(PACKAGE_MISSING_MESSAGE) from None
 
-    def __init__(self, message: str = INSTALL_MESSAGE) -> None:
-        RuntimeError.__init__(self, message)
+    class GraphvizNotFoundError(graphviz.ExecutableNotFound):
+        """Rendering needs Graphviz's ``dot`` program, and it is not installed (or not on
+        PATH). A subclass of graphviz's own error, so code that catches that catches this."""
+
+        def __init__(self, message: str = INSTALL_MESSAGE) -> None:
+            RuntimeError.__init__(self, message)
+
+    class Diagram(graphviz.Digraph):
+        """A ``graphviz.Digraph`` whose rendering says how to install Graphviz when ``dot`` is
+        missing. Everything else (``.source``, ``.render``, ``.pipe``, showing itself in
+        Jupyter) is graphviz's own. ``index`` says which node draws which value."""
+
+        index: NodeIndex | None = None
+
+        def render(self, *args: Any, **kwargs: Any) -> str:
+            try:
+                return super().render(*args, **kwargs)
+            except graphviz.ExecutableNotFound as error:
+                raise GraphvizNotFoundError() from error
+
+        def pipe(self, *args: Any, **kwargs: Any) -> bytes | str:
+            try:
+                return super().pipe(*args, **kwargs)
+            except graphviz.ExecutableNotFound as error:
+                raise GraphvizNotFoundError() from error
+
+    return {"Diagram": Diagram, "GraphvizNotFoundError": GraphvizNotFoundError}
 
 
-class Diagram(graphviz.Digraph):
-    """A ``graphviz.Digraph`` whose rendering says how to install Graphviz when ``dot`` is
-    missing. Everything else (``.source``, ``.render``, ``.pipe``, showing itself in Jupyter)
-    is graphviz's own."""
+def __getattr__(name: str) -> type:
+    """``graph.Diagram`` and ``graph.GraphvizNotFoundError`` exist once graphviz is imported,
+    which happens the first time one of them (or a drawing) is asked for."""
+    if name in ("Diagram", "GraphvizNotFoundError"):
+        return _graphviz_classes()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    def render(self, *args: Any, **kwargs: Any) -> str:
-        try:
-            return super().render(*args, **kwargs)
-        except graphviz.ExecutableNotFound as error:
-            raise GraphvizNotFoundError() from error
 
-    def pipe(self, *args: Any, **kwargs: Any) -> bytes | str:
-        try:
-            return super().pipe(*args, **kwargs)
-        except graphviz.ExecutableNotFound as error:
-            raise GraphvizNotFoundError() from error
+@dataclass
+class NodeIndex:
+    """Which node of a drawing draws what: for tools that add to a drawing (the frames of
+    ``trace_backward``)."""
+
+    values: dict[int, str] = field(default_factory=dict)  # id(value) -> "v3"
+    operations: dict[int, str] = field(default_factory=dict)  # id(result) -> "op2" or "m0"
+    fields: dict[str, list[str]] = field(default_factory=dict)  # "v3" -> its record's fields
+    shows_grad: set[str] = field(default_factory=set)  # nodes whose last field is the grad
 
 
 # ----------------------------------------------------------------------------------------------
@@ -111,7 +156,7 @@ def draw_graph(
     collapse_modules: bool = False,
     max_nodes: int = 500,
     legend: bool = True,
-) -> Diagram:
+) -> Digraph:
     """Draw the graph of operations that produced ``tensor`` (or each tensor of a list).
 
     Args:
@@ -132,38 +177,17 @@ def draw_graph(
         A ``graphviz.Digraph`` (``.source`` is the DOT text; ``.pipe(format="svg")``,
         ``.render(...)``; in Jupyter it shows itself).
 
-    Draw before ``backward()``, or call ``backward(retain_graph=True)`` to draw the gradients:
-    an ordinary backward frees the graph and there is nothing left to draw.
-    Only leaves, and tensors on which ``retain_grad()`` was called, keep a ``.grad``.
+    Draw before or after ``backward()``: afterwards each value shows the gradient that
+    reached it (leaves their ``.grad``; values freed by backward only when small).
     """
     if rankdir not in ("LR", "TB"):
         raise ValueError(f'draw_graph: rankdir must be "LR" or "TB", got {rankdir!r}')
     roots = _as_roots(tensor)
-    values = walk(roots)
+    values = walk.values(roots)
     names = _Names(model, values)
     layout = _Layout(values, roots, names, collapse_modules)
     _check_size(layout.node_count(), max_nodes, collapse_modules)
     return _build(layout, rankdir, max_values, legend)
-
-
-def walk(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Every tensor the roots were computed from, constants included, parents before the
-    tensors computed from them (``autograd.topological_order``, a depth-first walk, iterative
-    and in argument order, so the drawing is the same on every run)."""
-    try:
-        return autograd.topological_order(roots, only_requires_grad=False)
-    except RuntimeError:
-        raise RuntimeError(
-            "draw_graph: the graph of this tensor was freed by backward(), so it cannot be "
-            "drawn any more. Draw it before backward(), or call backward(retain_graph=True) "
-            "to draw it with the gradients filled in."
-        ) from None
-
-
-def _inputs(tensor: Tensor) -> list[Tensor]:
-    """The input tensors of the operation that made ``tensor`` (none for a leaf)."""
-    ctx = tensor.grad_fn
-    return [] if ctx is None else [p for p in ctx.parents if isinstance(p, Tensor)]
 
 
 def _as_roots(tensor: Tensor | Sequence[Tensor]) -> list[Tensor]:
@@ -201,70 +225,41 @@ class _Module:
 
 
 class _Names:
-    """Labels of parameters and modules, from the model when there is one."""
+    """Labels of parameters and modules (``walk.ModelPaths``), and the clusters drawn."""
 
-    def __init__(self, model: Any, values: list[Tensor]) -> None:
-        self.module_path: dict[int, str] = {}
-        self.path_module: dict[str, Any] = {}
-        self.parameter_name: dict[int, str] = {}
-        self.owner: dict[int, Any] = {}  # id(parameter) -> module that holds it
+    def __init__(self, model: Any, values: list) -> None:
+        self.paths = walk.ModelPaths(model)
         self.modules: dict[int, _Module] = {}
-        if model is not None:
-            self._read_model(model)
-        searched: set[int] = set(self.module_path)
+        searched: set[int] = set(self.paths.module_path)
         for value in values:
             scope = None if value.grad_fn is None else value.grad_fn.scope
             if scope is not None and id(scope) not in searched:
                 searched.add(id(scope))
-                self._find_parameters(scope)
+                self.paths.add_direct_parameters(scope)
 
-    def _read_model(self, model: Any) -> None:
-        for path, module in model.named_modules():
-            self.module_path[id(module)] = path
-            self.path_module[path] = module
-        for path, parameter in model.named_parameters():
-            self.parameter_name[id(parameter)] = path
-            owner_path = path.rpartition(".")[0]
-            self.owner[id(parameter)] = self.path_module[owner_path]
+    @property
+    def owner(self) -> dict[int, Any]:
+        return self.paths.owner
 
-    def _find_parameters(self, module: Any) -> None:
-        """Without a model: the parameters a module holds directly belong to its cluster."""
-        for local_name, parameter in module.named_parameters():
-            if "." not in local_name and id(parameter) not in self.owner:
-                self.owner[id(parameter)] = module
-                self.parameter_name[id(parameter)] = parameter.name or local_name
+    def is_parameter(self, value: Any) -> bool:
+        return id(value) in self.paths.parameter_path or walk.is_parameter(value)
 
-    def is_parameter(self, tensor: Tensor) -> bool:
-        return id(tensor) in self.parameter_name or _is_parameter_class(tensor)
-
-    def name(self, tensor: Tensor) -> str | None:
-        return self.parameter_name.get(id(tensor), tensor.name)
+    def name(self, value: Any) -> str | None:
+        return self.paths.parameter_path.get(id(value), value.name)
 
     def module(self, module: Any) -> _Module:
         """The cluster of ``module``, created (with those of its ancestors) on first use."""
         entry = self.modules.get(id(module))
         if entry is not None:
             return entry
-        parent = self._parent(module)
+        parent = self.paths.parent(module)
         if parent is not None:
             self.module(parent)
-        path = self.module_path.get(id(module))
+        path = self.paths.path(module)
         label = type(module).__name__ if not path else f"{path}: {type(module).__name__}"
         entry = _Module(len(self.modules), label, parent)
         self.modules[id(module)] = entry
         return entry
-
-    def _parent(self, module: Any) -> Any:
-        path = self.module_path.get(id(module))
-        if not path:  # the model itself, or a module outside the model
-            return None
-        return self.path_module[path.rpartition(".")[0]]
-
-
-def _is_parameter_class(tensor: Tensor) -> bool:
-    from .nn import Parameter  # here, not at the top: tg.nn is imported after this module
-
-    return isinstance(tensor, Parameter)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -319,7 +314,7 @@ class _Layout:
         users: dict[int, set[str]] = {}
         for value in self.values:
             if value.grad_fn is not None:
-                for parent in _inputs(value):
+                for parent in walk.inputs(value):
                     users.setdefault(id(parent), set()).add(self.boxes[id(value)])
         for value in self.values:
             home = self.home[id(value)]
@@ -342,7 +337,7 @@ class _Layout:
             if value.grad_fn is None:
                 continue
             box = self.boxes[id(value)]
-            pairs = [(self.node_ids[id(p)], box) for p in _inputs(value) if id(p) in self.node_ids]
+            pairs = [(self.node_ids[id(p)], box) for p in walk.inputs(value) if id(p) in self.node_ids]
             if id(value) in self.node_ids:
                 pairs.append((box, self.node_ids[id(value)]))
             for pair in pairs:
@@ -373,8 +368,8 @@ class _Layout:
 # ----------------------------------------------------------------------------------------------
 
 
-def _build(layout: _Layout, rankdir: str, max_values: int, legend: bool) -> Diagram:
-    dot = Diagram(
+def _build(layout: _Layout, rankdir: str, max_values: int, legend: bool) -> Digraph:
+    dot = _graphviz_classes()["Diagram"](
         graph_attr={"rankdir": rankdir},
         node_attr={"fontname": "Helvetica", "fontsize": "11"},
         edge_attr={"fontname": "Helvetica"},
@@ -383,12 +378,17 @@ def _build(layout: _Layout, rankdir: str, max_values: int, legend: bool) -> Diag
     clusters = _new_clusters(layout)
     roles: list[str] = []
     drawn_boxes: set[str] = set()
+    dot.index = index = NodeIndex(values=layout.node_ids, operations=layout.boxes)
     for value in layout.values:
         graph = _graph_of(dot, clusters, layout, layout.home[id(value)])
         if id(value) in layout.node_ids:
             role = layout.role(value)
-            label = _record(_value_fields(value, layout, max_values), braces)
-            graph.node(layout.node_ids[id(value)], label, **STYLES[role])
+            node = layout.node_ids[id(value)]
+            fields = _value_fields(value, layout, max_values)
+            index.fields[node] = fields
+            if _shows_grad(value, max_values):
+                index.shows_grad.add(node)
+            graph.node(node, record_label(fields, braces), **STYLES[role])
             roles.append(role)
         box = layout.boxes.get(id(value))
         if box is not None and box not in drawn_boxes:
@@ -404,7 +404,7 @@ def _build(layout: _Layout, rankdir: str, max_values: int, legend: bool) -> Diag
 
 
 def _draw_box(
-    dot: Diagram, clusters: dict, layout: _Layout, value: Tensor, box: str, braces: bool
+    dot: Digraph, clusters: dict, layout: _Layout, value: Tensor, box: str, braces: bool
 ) -> None:
     """The node of the operation that made ``value``: an operation, or a collapsed module."""
     scope = value.grad_fn.scope
@@ -416,10 +416,10 @@ def _draw_box(
     graph = _graph_of(dot, clusters, layout, module.parent)
     fields = [module.label] + [f"{name} {_shape(p)}" for name, p in module.parameters]
     # a module's fields one under the other: the name on top, its parameters below
-    graph.node(box, _record(fields, not braces), **STYLES["module"])
+    graph.node(box, record_label(fields, not braces), **STYLES["module"])
 
 
-def _graph_of(dot: Diagram, clusters: dict[int, Diagram], layout: _Layout, module: Any) -> Diagram:
+def _graph_of(dot: Digraph, clusters: dict[int, Digraph], layout: _Layout, module: Any) -> Digraph:
     """Where the nodes of ``module`` go: its cluster, or (when it is collapsed into a node)
     the cluster of the nearest enclosing module that has one, or the diagram itself."""
     while module is not None and id(module) not in clusters:
@@ -427,14 +427,14 @@ def _graph_of(dot: Diagram, clusters: dict[int, Diagram], layout: _Layout, modul
     return dot if module is None else clusters[id(module)]
 
 
-def _new_clusters(layout: _Layout) -> dict[int, Diagram]:
+def _new_clusters(layout: _Layout) -> dict[int, Digraph]:
     """An empty cluster per module that is not collapsed into a node."""
     collapsed = layout.drawn_modules()
     clusters = {}
     for key, module in layout.names.modules.items():
         if f"m{module.index}" in collapsed:
             continue
-        clusters[key] = Diagram(
+        clusters[key] = _graphviz_classes()["Diagram"](
             name=f"cluster_{module.index}",
             graph_attr={
                 "label": module.label,
@@ -446,7 +446,7 @@ def _new_clusters(layout: _Layout) -> dict[int, Diagram]:
     return clusters
 
 
-def _attach_clusters(dot: Diagram, clusters: dict[int, Diagram], layout: _Layout) -> None:
+def _attach_clusters(dot: Digraph, clusters: dict[int, Digraph], layout: _Layout) -> None:
     """Put each cluster inside its parent's, innermost first, then in the diagram."""
     modules = layout.names.modules
     depth = {key: _depth(modules, key) for key in clusters}
@@ -466,7 +466,7 @@ def _depth(modules: dict[int, _Module], key: int) -> int:
     return depth
 
 
-def _add_legend(dot: Diagram, roles: Iterable[str]) -> None:
+def _add_legend(dot: Digraph, roles: Iterable[str]) -> None:
     """A cluster with one sample node per role that appears in the drawing, in a row."""
     present = set(roles)
     shown = [role for role in LEGEND_TEXT if role in present]
@@ -484,33 +484,50 @@ def _add_legend(dot: Diagram, roles: Iterable[str]) -> None:
 # ----------------------------------------------------------------------------------------------
 
 
-def _value_fields(value: Tensor, layout: _Layout, max_values: int) -> list[str]:
+def _value_fields(value: Any, layout: _Layout, max_values: int) -> list[str]:
+    """A value's record: name, shape and dtype, then for small values data and gradient."""
     fields = []
     name = layout.names.name(value)
     if name is not None:
         fields.append(name)
     fields.append(_shape(value))
-    if value.data.size <= max_values:
-        fields.append(f"data {_format(np.asarray(value.data))}")
-        if value.requires_grad:
-            grad = "None" if value.grad is None else _format(np.asarray(value.grad.data))
-            fields.append(f"grad {grad}")
+    if value.data is not None and np.size(value.data) <= max_values:
+        fields.append(f"data {format_array(np.asarray(value.data))}")
+        if _shows_grad(value, max_values):
+            grad = gradient_seen(value)
+            fields.append(f"grad {'None' if grad is None else format_array(grad)}")
     return fields
+
+
+def _shows_grad(value: Any, max_values: int) -> bool:
+    return value.requires_grad and value.data is not None and np.size(value.data) <= max_values
+
+
+def gradient_seen(value: Any) -> np.ndarray | None:
+    """The gradient a drawing shows for ``value``: its ``.grad`` (a leaf, or a value that
+    called ``retain_grad()``), else the gradient that flowed through it in the last backward,
+    else None."""
+    if value.grad is not None:
+        return np.asarray(value.grad.data)
+    node = value.grad_fn
+    if node is not None and node.grad_output is not None:
+        return np.asarray(node.grad_output)
+    return None
 
 
 def _shape(tensor: Tensor) -> str:
     return f"{tuple(tensor.shape)} {tensor.dtype}"
 
 
-def _format(array: np.ndarray) -> str:
+def format_array(array: np.ndarray) -> str:
     """Numbers with 4 decimals, nested in brackets like the array: ``[[1.0000, 2.0000]]``."""
     if array.ndim == 0:
         value = array.item()
         return f"{value:.4f}" if isinstance(value, float) else str(value)
-    return "[" + ", ".join(_format(row) for row in array) + "]"
+    return "[" + ", ".join(format_array(row) for row in array) + "]"
 
 
-def _record(fields: list[str], braces: bool) -> str:
+def record_label(fields: list[str], braces: bool) -> str:
     """A record label with its fields side by side (``rankdir="LR"`` turns a record's
     fields to a column unless they are in braces)."""
     text = " | ".join(_escape(field) for field in fields)

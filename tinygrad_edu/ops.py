@@ -1,4 +1,5 @@
-"""The primitives: the small closed set of operations that carry every gradient rule.
+"""The primitives: the small closed set of operations that carry every gradient rule. Read
+this file third (after ``grad_mode.py`` and ``autograd.py``).
 
 Each is a `Function`: ``forward`` computes on NumPy arrays, ``backward`` turns dL/d(output) into
 dL/d(input) for each input. Everything else the library offers (mean, var, logsumexp, the
@@ -11,10 +12,14 @@ Conventions that keep each backward short:
 
 * Broadcasting is not a backward's business: it may return a gradient at the output's shape,
   and the engine sums it back to the input's shape (``autograd.sum_to_shape``).
-* A backward is written with operators and ``reshape``/``sum``/``swapaxes``/indexing, so the
-  same code runs on arrays and, under ``create_graph=True``, on Tensors (see autograd.py). The
-  three helpers just below cover what has no operator. Masks computed in forward (``x > 0``)
-  are constants: their derivative is zero wherever it exists.
+* A backward is written with operators and ``reshape``/``sum``/``swapaxes``/indexing, which
+  arrays and Tensors share, so the same code runs on arrays (an ordinary backward) and, under
+  ``create_graph=True``, on Tensors, recording the backward pass as a graph of its own. What
+  has no operator goes through ``math_for(ctx)``: NumPy's functions in an ordinary backward,
+  the primitives themselves under ``create_graph``.
+* A backward saves only inputs and the output (``ctx.save_for_backward``); constants such as
+  masks computed in forward (``x > 0``) are attributes of ``ctx``: their derivative is zero
+  wherever it exists.
 * At kinks the conventions are PyTorch's: relu'(0) = 0, abs'(0) = 0, clip passes the gradient
   on its closed interval, and ties of maximum/max share the gradient equally.
 """
@@ -25,28 +30,73 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import Context, Function
-from .tensor import Tensor
+from .autograd import Function, Node
 
-# ---- helpers for the few backward steps that have no operator --------------------------------
-
-
-def expand(x: Any, shape: tuple) -> Any:
-    """Broadcast ``x`` to ``shape``: a recorded op for tensors; for arrays a fresh array filled
-    by broadcasting (on small arrays several times faster than ``np.broadcast_to``)."""
-    if isinstance(x, Tensor):
-        return x.expand(shape)
-    out = np.empty(shape, dtype=x.dtype)
-    out[...] = x
-    return out
+# ---- what a backward calls that has no operator ----------------------------------------------
 
 
-def exp(x: Any) -> Any:
-    return x.exp() if isinstance(x, Tensor) else np.exp(x)
+class ArrayMath:
+    """On NumPy arrays: an ordinary backward."""
+
+    exp = staticmethod(np.exp)
+    log = staticmethod(np.log)
+
+    @staticmethod
+    def expand(x: Any, shape: tuple) -> Any:
+        # A fresh array filled by broadcasting (on small arrays several times faster than
+        # np.broadcast_to, whose read-only view the next operation would copy anyway).
+        out = np.empty(shape, dtype=x.dtype)
+        out[...] = x
+        return out
+
+    @staticmethod
+    def permute(x: Any, axes: tuple) -> Any:
+        return x.transpose(axes)
+
+    @staticmethod
+    def index_add(shape: tuple, index: Any, values: Any) -> Any:
+        """zeros(shape) with ``values`` added at ``index``; repeated indices add up."""
+        out = np.zeros(shape, dtype=np.result_type(values))
+        np.add.at(out, index, values)
+        return out
+
+    @staticmethod
+    def softmax(x: Any, axis: int) -> Any:
+        e = np.exp(x - _finite_max(x, axis))
+        return e / e.sum(axis=axis, keepdims=True)
 
 
-def log(x: Any) -> Any:
-    return x.log() if isinstance(x, Tensor) else np.log(x)
+class GraphMath:
+    """The same, as recorded operations on Tensors: ``backward(create_graph=True)``."""
+
+    @staticmethod
+    def exp(x: Any) -> Any:
+        return Exp.apply(x)
+
+    @staticmethod
+    def log(x: Any) -> Any:
+        return Log.apply(x)
+
+    @staticmethod
+    def expand(x: Any, shape: tuple) -> Any:
+        return Expand.apply(x, shape)
+
+    @staticmethod
+    def permute(x: Any, axes: tuple) -> Any:
+        return Permute.apply(x, axes)
+
+    @staticmethod
+    def index_add(shape: tuple, index: Any, values: Any) -> Any:
+        return IndexAdd.apply(values, shape, index)
+
+    @staticmethod
+    def softmax(x: Any, axis: int) -> Any:
+        return Softmax.apply(x, axis)
+
+
+def math_for(ctx: Node) -> type:
+    """The functions a backward on ``ctx`` computes with: `GraphMath` under create_graph."""
+    return GraphMath if ctx.create_graph else ArrayMath
 
 
 # ---- arithmetic ------------------------------------------------------------------------------
@@ -54,32 +104,32 @@ def log(x: Any) -> Any:
 
 class Add(Function):
     @staticmethod
-    def forward(ctx: Context, a, b):
+    def forward(ctx: Node, a, b):
         return a + b
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         return grad, grad  # d(a+b)/da = d(a+b)/db = 1
 
 
 class Sub(Function):
     @staticmethod
-    def forward(ctx: Context, a, b):
+    def forward(ctx: Node, a, b):
         return a - b
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         return grad, -grad  # d(a-b)/db = -1
 
 
 class Mul(Function):
     @staticmethod
-    def forward(ctx: Context, a, b):
+    def forward(ctx: Node, a, b):
         ctx.save_for_backward(a, b)
         return a * b
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
         # d(ab)/da = b, d(ab)/db = a (skipped for a constant, such as the 0.5 of 0.5 * x)
@@ -88,12 +138,12 @@ class Mul(Function):
 
 class Div(Function):
     @staticmethod
-    def forward(ctx: Context, a, b):
+    def forward(ctx: Node, a, b):
         ctx.save_for_backward(a, b)
         return a / b
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         a, b = ctx.saved_tensors
         grad_a = grad / b  # d(a/b)/da = 1/b
         if not ctx.needs_input_grad[1]:  # dividing by a constant, such as a count
@@ -103,40 +153,36 @@ class Div(Function):
 
 class Pow(Function):
     @staticmethod
-    def forward(ctx: Context, a, b):
+    def forward(ctx: Node, a, b):
         out = a**b
         ctx.save_for_backward(a, b, out)
         return out
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         a, b, out = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
         grad_a = grad_b = None
         if need_a:
             # d(a^b)/da = b a^(b-1), taken as 0 where b = 0 (PyTorch), even at a = 0 where
             # a^(b-1) is inf: there the exponent is moved to 0 and the factor b makes it 0
-            zero_exponent = _data(b) == 0
+            zero_exponent = np.asarray(b) == 0
             grad_a = grad * b * a ** (b - 1 + zero_exponent)
         if need_b:
             # d(a^b)/db = a^b log a; PyTorch takes it as 0 where a = 0 and b >= 0
-            zero_base = (np.asarray(_data(a)) == 0) & (np.asarray(_data(b)) >= 0)
+            zero_base = (np.asarray(a) == 0) & (np.asarray(b) >= 0)
             with np.errstate(divide="ignore", invalid="ignore"):
-                grad_b = grad * out * log(a + zero_base) * (1 - zero_base)
+                grad_b = grad * out * math_for(ctx).log(a + zero_base) * (1 - zero_base)
         return grad_a, grad_b
-
-
-def _data(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
 
 
 class Neg(Function):
     @staticmethod
-    def forward(ctx: Context, x):
+    def forward(ctx: Node, x):
         return -x
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         return -grad
 
 
@@ -145,92 +191,92 @@ class Neg(Function):
 
 class Exp(Function):
     @staticmethod
-    def forward(ctx: Context, x):
+    def forward(ctx: Node, x):
         out = np.exp(x)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         (out,) = ctx.saved_tensors
         return grad * out  # d/dx e^x = e^x
 
 
 class Log(Function):
     @staticmethod
-    def forward(ctx: Context, x):
+    def forward(ctx: Node, x):
         ctx.save_for_backward(x)
         return np.log(x)
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         (x,) = ctx.saved_tensors
         return grad / x  # d/dx log x = 1/x
 
 
 class Log1p(Function):
     @staticmethod
-    def forward(ctx: Context, x):
+    def forward(ctx: Node, x):
         ctx.save_for_backward(x)
         return np.log1p(x)  # accurate log(1 + x) for tiny x
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         (x,) = ctx.saved_tensors
         return grad / (1 + x)  # d/dx log(1 + x) = 1 / (1 + x)
 
 
 class Sqrt(Function):
     @staticmethod
-    def forward(ctx: Context, x):
+    def forward(ctx: Node, x):
         out = np.sqrt(x)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         (out,) = ctx.saved_tensors
         return grad / (2 * out)  # d/dx sqrt(x) = 1 / (2 sqrt(x))
 
 
 class Abs(Function):
     @staticmethod
-    def forward(ctx: Context, x):
+    def forward(ctx: Node, x):
         ctx.sign = np.sign(x)
         return np.abs(x)
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         return grad * ctx.sign  # d/dx |x| = sign(x), 0 at 0
 
 
 class ReLU(Function):
     @staticmethod
-    def forward(ctx: Context, x):
+    def forward(ctx: Node, x):
         out = np.maximum(x, 0)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         (out,) = ctx.saved_tensors
         return grad * (out > 0)  # 1 where x > 0 (there out > 0 too), else 0 (also at 0)
 
 
 class LeakyReLU(Function):
     @staticmethod
-    def forward(ctx: Context, x, negative_slope):
+    def forward(ctx: Node, x, negative_slope):
         ctx.slope = np.where(x > 0, 1, negative_slope).astype(x.dtype)
         return x * ctx.slope
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         return grad * ctx.slope, None  # 1 where x > 0, else negative_slope (also at 0)
 
 
 class ELU(Function):
     @staticmethod
-    def forward(ctx: Context, x, alpha):
+    def forward(ctx: Node, x, alpha):
         positive = x > 0
         out = np.where(positive, x, alpha * np.expm1(np.minimum(x, 0)))
         ctx.positive = positive
@@ -239,7 +285,7 @@ class ELU(Function):
         return out
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         (out,) = ctx.saved_tensors
         # 1 where x > 0, else alpha e^x = out + alpha (also at 0, as PyTorch)
         return grad * (ctx.positive + (out + ctx.alpha) * ~ctx.positive), None
@@ -247,7 +293,7 @@ class ELU(Function):
 
 class Sigmoid(Function):
     @staticmethod
-    def forward(ctx: Context, x):
+    def forward(ctx: Node, x):
         # 1 / (1 + e^-x), computed in one array updated in place: for big arrays allocating
         # costs more than computing (NumPy scalars and integer arrays get fresh results).
         # Only where x < -709 (-88 in float32) does e^-x overflow; then the form that cannot
@@ -266,7 +312,7 @@ class Sigmoid(Function):
         return out
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         (out,) = ctx.saved_tensors
         return grad * (out * (1 - out))  # s' = s (1 - s); grouped so NumPy reuses its temporaries
 
@@ -280,20 +326,20 @@ def _sigmoid_without_overflow(x: Any) -> Any:
 
 class Tanh(Function):
     @staticmethod
-    def forward(ctx: Context, x):
+    def forward(ctx: Node, x):
         out = np.tanh(x)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         (out,) = ctx.saved_tensors
         return grad * (1 - out * out)  # tanh' = 1 - tanh^2
 
 
 class Clip(Function):
     @staticmethod
-    def forward(ctx: Context, x, low, high):
+    def forward(ctx: Node, x, low, high):
         ctx.inside = np.ones(np.shape(x), dtype=bool)
         if low is not None:
             ctx.inside &= x >= low
@@ -302,40 +348,40 @@ class Clip(Function):
         return np.clip(x, low, high)
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         return grad * ctx.inside, None, None  # 1 on [low, high] (ends included), else 0
 
 
 class Maximum(Function):
     @staticmethod
-    def forward(ctx: Context, a, b):
+    def forward(ctx: Node, a, b):
         ctx.share_a = (a > b) + 0.5 * (a == b)  # ties: half the gradient to each side
         return np.maximum(a, b)
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         return grad * ctx.share_a, grad * (1 - ctx.share_a)
 
 
 class Where(Function):
     @staticmethod
-    def forward(ctx: Context, condition, a, b):
+    def forward(ctx: Node, condition, a, b):
         ctx.condition = np.asarray(condition, dtype=bool)
         return np.where(ctx.condition, a, b)
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         return None, grad * ctx.condition, grad * ~ctx.condition
 
 
 class Cast(Function):
     @staticmethod
-    def forward(ctx: Context, x, dtype):
+    def forward(ctx: Node, x, dtype):
         ctx.input_dtype = x.dtype
         return x.astype(dtype)
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         return grad.astype(ctx.input_dtype), None
 
 
@@ -351,20 +397,20 @@ def _kept_shape(shape: tuple, axis: tuple | None) -> tuple:
 
 class Sum(Function):
     @staticmethod
-    def forward(ctx: Context, x, axis, keepdims):
+    def forward(ctx: Node, x, axis, keepdims):
         ctx.shape = x.shape
         ctx.kept_shape = _kept_shape(x.shape, axis)
         return np.add.reduce(x, axis=axis, keepdims=keepdims)  # x.sum(), without its wrapper
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         # each input element contributes once to its sum: copy the gradient back to each
-        return expand(grad.reshape(ctx.kept_shape), ctx.shape), None, None
+        return math_for(ctx).expand(grad.reshape(ctx.kept_shape), ctx.shape), None, None
 
 
 class Max(Function):
     @staticmethod
-    def forward(ctx: Context, x, axis, keepdims):
+    def forward(ctx: Node, x, axis, keepdims):
         out = x.max(axis=axis, keepdims=True)
         winners = x == out
         ctx.share = winners / winners.sum(axis=axis, keepdims=True)  # ties share equally
@@ -376,7 +422,7 @@ class Max(Function):
         return out.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axis))
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         return grad.reshape(ctx.kept_shape) * ctx.share, None, None
 
 
@@ -385,15 +431,14 @@ class Softmax(Function):
     sits in every classifier here. Shifting x by its max keeps exp from overflowing."""
 
     @staticmethod
-    def forward(ctx: Context, x, axis):
-        e = np.exp(x - _finite_max(x, axis))
-        out = e / e.sum(axis=axis, keepdims=True)
+    def forward(ctx: Node, x, axis):
+        out = ArrayMath.softmax(x, axis)
         ctx.axis = axis
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         (out,) = ctx.saved_tensors
         # d s_i / d x_j = s_i (delta_ij - s_j), so dL/dx = s * (g - sum(g * s))
         return out * (grad - (grad * out).sum(axis=ctx.axis, keepdims=True)), None
@@ -405,17 +450,17 @@ class LogSoftmax(Function):
     the result never takes log(0)."""
 
     @staticmethod
-    def forward(ctx: Context, x, axis):
+    def forward(ctx: Node, x, axis):
         out = _log_softmax(x, axis)
         ctx.axis = axis
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         (out,) = ctx.saved_tensors
         # d out_i / d x_j = delta_ij - softmax_j, and softmax = e^out
-        return grad - exp(out) * grad.sum(axis=ctx.axis, keepdims=True), None
+        return grad - math_for(ctx).exp(out) * grad.sum(axis=ctx.axis, keepdims=True), None
 
 
 class NLLLoss(Function):
@@ -423,23 +468,19 @@ class NLLLoss(Function):
     cross-entropy as one node instead of four (pick, negate, sum, divide)."""
 
     @staticmethod
-    def forward(ctx: Context, log_probs, target, reduction):
+    def forward(ctx: Node, log_probs, target, reduction):
         rows = np.arange(len(target))
         ctx.index, ctx.shape, ctx.reduction = (rows, target), log_probs.shape, reduction
         return _negative_log_likelihood(log_probs, rows, target, reduction)
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         # each row's loss depends only on its picked entry, with slope -1 (-1/N for the mean)
-        rows = ctx.index[0]
+        m, rows = math_for(ctx), ctx.index[0]
         if ctx.reduction == "mean":
             grad = grad / len(rows)
-        if isinstance(grad, Tensor):  # create_graph: build it from recorded operations
-            per_row = expand(-grad, rows.shape) if ctx.reduction != "none" else -grad
-            return index_add(ctx.shape, ctx.index, per_row), None, None
-        out = np.zeros(ctx.shape, dtype=grad.dtype)
-        out[ctx.index] = -grad  # one entry per row, so nothing to add up
-        return out, None, None
+        per_row = -grad if ctx.reduction == "none" else m.expand(-grad, rows.shape)
+        return m.index_add(ctx.shape, ctx.index, per_row), None, None
 
 
 class CrossEntropy(Function):
@@ -448,26 +489,23 @@ class CrossEntropy(Function):
     backwards in turn (and one node instead of two)."""
 
     @staticmethod
-    def forward(ctx: Context, logits, target, reduction):
-        log_probs = _log_softmax(logits, 1)
+    def forward(ctx: Node, logits, target, reduction):
         rows = np.arange(len(target))
         ctx.index, ctx.reduction = (rows, target), reduction
-        ctx.save_for_backward(logits, log_probs)
-        return _negative_log_likelihood(log_probs, rows, target, reduction)
+        ctx.save_for_backward(logits)
+        return _negative_log_likelihood(_log_softmax(logits, 1), rows, target, reduction)
 
     @staticmethod
-    def backward(ctx: Context, grad):
-        logits, log_probs = ctx.saved_tensors
-        if isinstance(logits, Tensor):  # create_graph: log_probs must be recorded from logits
-            log_probs = logits.log_softmax(1)
-        one_hot = np.zeros(log_probs.shape, dtype=log_probs.dtype)
+    def backward(ctx: Node, grad):
+        (logits,) = ctx.saved_tensors
+        one_hot = np.zeros(logits.shape, dtype=logits.dtype)
         one_hot[ctx.index] = 1
         if ctx.reduction == "none":
             grad = grad.reshape((-1, 1))  # one upstream gradient per row
         elif ctx.reduction == "mean":
             grad = grad / len(one_hot)
-        # d/dx_j of -log softmax(x)_t = softmax(x)_j - [j = t], and softmax = e^log_softmax
-        return (exp(log_probs) - one_hot) * grad, None, None
+        # d/dx_j of -log softmax(x)_t = softmax(x)_j - [j = t]
+        return (math_for(ctx).softmax(logits, 1) - one_hot) * grad, None, None
 
 
 def _log_softmax(x: Any, axis: int) -> Any:
@@ -497,12 +535,12 @@ def _finite_max(x: Any, axis: Any) -> Any:
 
 class MatMul(Function):
     @staticmethod
-    def forward(ctx: Context, a, b):
+    def forward(ctx: Node, a, b):
         ctx.save_for_backward(a, b)
         return a @ b
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         a, b = ctx.saved_tensors
         a_1d, b_1d = a.ndim == 1, b.ndim == 1
         # Treat vectors as matrices, a row (1, n) or a column (n, 1), so one rule serves.
@@ -531,7 +569,7 @@ class Linear(Function):
     bookkeeping, and one more array of the output's size for the sum."""
 
     @staticmethod
-    def forward(ctx: Context, x, weight, bias):
+    def forward(ctx: Node, x, weight, bias):
         ctx.save_for_backward(x, weight)
         out = x @ weight.T
         if bias is None:
@@ -542,7 +580,7 @@ class Linear(Function):
         return out
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         x, weight = ctx.saved_tensors
         need_x, need_weight, need_bias = ctx.needs_input_grad
         # Stack every leading dimension of x into one: rows of examples, (N, in) and (N, out).
@@ -560,51 +598,48 @@ class Linear(Function):
 
 class Reshape(Function):
     @staticmethod
-    def forward(ctx: Context, x, shape):
+    def forward(ctx: Node, x, shape):
         ctx.shape = x.shape
         return x.reshape(shape)
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         return grad.reshape(ctx.shape), None
 
 
 class Permute(Function):
     @staticmethod
-    def forward(ctx: Context, x, axes):
+    def forward(ctx: Node, x, axes):
         ctx.inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))  # where each axis went
         return x.transpose(axes)
 
     @staticmethod
-    def backward(ctx: Context, grad):
-        return permute(grad, ctx.inverse), None  # move every axis back where it came from
-
-
-def permute(x: Any, axes: tuple) -> Any:
-    return x.permute(*axes) if isinstance(x, Tensor) else x.transpose(axes)
+    def backward(ctx: Node, grad):
+        # move every axis back where it came from
+        return math_for(ctx).permute(grad, ctx.inverse), None
 
 
 class Expand(Function):
     @staticmethod
-    def forward(ctx: Context, x, shape):
+    def forward(ctx: Node, x, shape):
         return np.broadcast_to(x, shape)
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         return grad, None  # the engine sums the copies back to the input's shape
 
 
 class Index(Function):
     @staticmethod
-    def forward(ctx: Context, x, index):
+    def forward(ctx: Node, x, index):
         ctx.shape = x.shape
         ctx.index = index
         return x[index]
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         # each selected element gets its gradient back; one picked twice gets both
-        return index_add(ctx.shape, ctx.index, grad), None
+        return math_for(ctx).index_add(ctx.shape, ctx.index, grad), None
 
 
 class IndexAdd(Function):
@@ -612,34 +647,24 @@ class IndexAdd(Function):
     backward of indexing, a primitive of its own so that it can be differentiated again."""
 
     @staticmethod
-    def forward(ctx: Context, values, shape, index):
+    def forward(ctx: Node, values, shape, index):
         ctx.index = index
-        out = np.zeros(shape, dtype=values.dtype)
-        np.add.at(out, index, values)
-        return out
+        return ArrayMath.index_add(shape, index, values)
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         return grad[ctx.index], None, None
-
-
-def index_add(shape: tuple, index: Any, values: Any) -> Any:
-    if isinstance(values, Tensor):
-        return IndexAdd.apply(values, shape, index)
-    out = np.zeros(shape, dtype=np.result_type(values))
-    np.add.at(out, index, values)
-    return out
 
 
 class Concatenate(Function):
     @staticmethod
-    def forward(ctx: Context, axis, *tensors):
+    def forward(ctx: Node, axis, *tensors):
         ctx.axis = axis
         ctx.sizes = [t.shape[axis] for t in tensors]
         return np.concatenate(tensors, axis=axis)
 
     @staticmethod
-    def backward(ctx: Context, grad):
+    def backward(ctx: Node, grad):
         # cut the gradient into the pieces that were glued together
         grads, start = [], 0
         before = (slice(None),) * (ctx.axis % grad.ndim)

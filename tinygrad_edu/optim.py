@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import enable_grad, no_grad
+from .grad_mode import enable_grad, no_grad
 from .tensor import Tensor
 
 

@@ -1,4 +1,4 @@
-"""`Tensor`: a NumPy array that remembers how it was computed.
+"""`Tensor`: a NumPy array that remembers how it was computed. Read this file fourth.
 
 A 0-d tensor is a scalar, so the same class carries a micrograd-style graph of single numbers
 and a batched matrix graph. Every differentiable method here calls a primitive of ``ops.py``
@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import autograd, grad_mode, ops
+
 if TYPE_CHECKING:  # pragma: no cover
-    from .autograd import Context
+    from .autograd import Node
 
 Axis = int | Sequence[int] | None
 
@@ -53,7 +55,7 @@ class Tensor:
     ) -> None:
         self.data = _to_array(data, dtype)
         self.grad: Tensor | None = None
-        self.grad_fn: Context | None = None
+        self.grad_fn: Node | None = None
         self.name = name
         self._retains_grad = False
         self.requires_grad = False
@@ -61,7 +63,7 @@ class Tensor:
             self.requires_grad_(True)
 
     @classmethod
-    def _from_op(cls, data: Any, grad_fn: Context | None) -> Tensor:
+    def _from_op(cls, data: Any, grad_fn: Node | None) -> Tensor:
         """Wrap an array computed by the library (no copy, no checks)."""
         t = object.__new__(cls)
         t.data = data
@@ -191,10 +193,7 @@ class Tensor:
         ``create_graph=True`` records the backward pass itself, so the gradients can be
         differentiated again.
         """
-        seed = autograd.initial_gradient(self, gradient, create_graph, "backward")
-        if retain_graph is None:
-            retain_graph = create_graph
-        autograd.run_backward([self], [seed], retain_graph, create_graph)
+        autograd.backward(self, gradient, retain_graph, create_graph)
 
     # ---- arithmetic ------------------------------------------------------------------------
 
@@ -294,7 +293,7 @@ class Tensor:
     # ---- in place: only where no graph can see it ------------------------------------------
 
     def _in_place(self, other: Any, ufunc: np.ufunc) -> Tensor:
-        if autograd.is_grad_enabled() and (
+        if grad_mode.is_grad_enabled() and (
             self.requires_grad or getattr(other, "requires_grad", False)
         ):
             raise RuntimeError(
@@ -331,7 +330,7 @@ class Tensor:
         return self._in_place(0, np.multiply)
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        if autograd.is_grad_enabled() and self.requires_grad:
+        if grad_mode.is_grad_enabled() and self.requires_grad:
             raise RuntimeError(
                 "assigning into a tensor that requires grad would corrupt the graph: build a "
                 "new tensor (tg.where, tg.cat), or assign under tg.no_grad()"
@@ -560,6 +559,9 @@ class Tensor:
         return ops.Index.apply(self, _index(index))
 
 
+autograd.register_tensor_class(Tensor)  # the engine creates and recognises Tensors from now on
+
+
 # ---- free functions ------------------------------------------------------------------------
 
 
@@ -774,7 +776,3 @@ def _index(index: Any) -> Any:
         return tuple(i.data if isinstance(i, Tensor) else i for i in index)
     return index
 
-
-# autograd.py and ops.py build on Tensor, so they are imported once the class exists; this
-# way any module of the package can be imported first.
-from . import autograd, ops  # noqa: E402

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import no_grad
+from .grad_mode import no_grad
 from .tensor import Tensor
 
 Metric = Callable[[Tensor, Tensor], float]

@@ -1,20 +1,19 @@
-"""What the debugging tools share: watching the engine, creation sites, names and summaries.
+"""What the debugging tools share: watching the engine, creation sites and summaries.
 
-The engine lets one *observer* per thread watch it (``autograd.set_observer``): after every
-operation it calls ``observer.forward(function, args, ctx, output)``, and after every node's
-backward ``observer.backward(node, ctx, grad_output, input_grads)``. Each tool here is an observer that
-is installed for the length of a ``with`` block and removed afterwards, so that outside the
-tools the engine does no extra work. Observers chain: a tool installed inside another passes
-every call on to the one it replaced.
+The engine lets one *observer* per thread watch it (``autograd.hooks``): after every operation
+it calls ``observer.forward(function, args, ctx, output)``, and after every node's backward
+``observer.backward(tensor, ctx, grad_output, input_grads)``. Each tool here is an observer
+that is installed for the length of a ``with`` block and removed afterwards, so that outside
+the tools the engine does no extra work. Observers chain: a tool installed inside another
+passes every call on to the one it replaced. Walking and naming a graph is ``walk.py``'s.
 """
 
 from __future__ import annotations
 
-import functools
 import linecache
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from .. import autograd
-from ..autograd import Context
+from ..autograd import Node
+from ..grad_mode import ContextDecorator
 from ..tensor import Tensor
 
 # Frames of files inside this folder are the library's; the first frame outside is the user's.
@@ -40,11 +40,11 @@ class Observer:
     def __init__(self) -> None:
         self.previous: Any = None
 
-    def forward(self, function: type, args: tuple, ctx: Context | None, output: Tensor) -> None:
+    def forward(self, function: type, args: tuple, ctx: Node | None, output: Tensor) -> None:
         if self.previous is not None:
             self.previous.forward(function, args, ctx, output)
 
-    def backward(self, node: Tensor, ctx: Context, grad_output: Any, input_grads: tuple) -> None:
+    def backward(self, node: Tensor, ctx: Node, grad_output: Any, input_grads: tuple) -> None:
         if self.previous is not None:
             self.previous.backward(node, ctx, grad_output, input_grads)
 
@@ -61,13 +61,10 @@ def observing(observer: Observer) -> Iterator[Observer]:
         observer.previous = None  # keep no link to another tool once the block is over
 
 
-class ObserverContext:
+class ObserverContext(ContextDecorator):
     """Base of ``record_origins`` and ``detect_anomaly``: a context manager that is also a
     decorator. Each ``with`` (and each call of a decorated function) installs a new observer,
     and removes it on exit, also when the block raises."""
-
-    def __init__(self) -> None:
-        self._active: list[ExitStack] = []
 
     def make_observer(self) -> Observer:
         raise NotImplementedError
@@ -84,22 +81,8 @@ class ObserverContext:
             stack.enter_context(observing(self.make_observer()))
             return stack.pop_all()
 
-    def __enter__(self) -> None:
-        self._active.append(self._enter())
-
-    def __exit__(self, *exc: object) -> None:
-        self._active.pop().close()
-
-    def __call__(self, func: Callable) -> Callable:
-        if not callable(func):
-            raise TypeError(f"{type(self).__name__}() used as a decorator needs a function")
-
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with self._enter():
-                return func(*args, **kwargs)
-
-        return wrapper
+    def _exit(self, stack: ExitStack) -> None:
+        stack.close()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -141,13 +124,13 @@ def user_origin() -> Origin | None:
     return Origin(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
 
 
-def origin_of(ctx: Context | None) -> Origin | None:
+def origin_of(ctx: Node | None) -> Origin | None:
     """The creation site recorded on a node, or None."""
     return None if ctx is None else getattr(ctx, "origin", None)
 
 
 class _OriginRecorder(Observer):
-    def forward(self, function: type, args: tuple, ctx: Context | None, output: Tensor) -> None:
+    def forward(self, function: type, args: tuple, ctx: Node | None, output: Tensor) -> None:
         if ctx is not None and origin_of(ctx) is None:
             ctx.origin = user_origin()
         super().forward(function, args, ctx, output)
@@ -172,62 +155,6 @@ NO_ORIGIN_HINT = (
     "where it was created was not recorded: run the forward pass inside "
     "`with tg.debug.record_origins():` (or `with tg.detect_anomaly():`) to see the line"
 )
-
-
-# ----------------------------------------------------------------------------------------------
-# Names of modules and tensors
-# ----------------------------------------------------------------------------------------------
-
-
-class ModuleNames:
-    """Module paths from the model (``"2 (Swish)"``), or the class name without one."""
-
-    def __init__(self, model: Any = None) -> None:
-        self.paths: dict[int, str] = {}
-        if model is not None:
-            for path, module in model.named_modules():
-                self.paths[id(module)] = path
-
-    def __call__(self, module: Any) -> str | None:
-        if module is None:
-            return None
-        cls = type(module).__name__
-        path = self.paths.get(id(module))
-        if path is None:
-            return cls
-        return f"{path} ({cls})" if path else f"model ({cls})"
-
-
-class TensorNames:
-    """A label for every tensor of a graph: its ``name``, its path in the model for a
-    parameter, else ``t0, t1, ...`` in the order the forward pass made them."""
-
-    def __init__(self, values: Sequence[Tensor], model: Any = None) -> None:
-        self.labels: dict[int, str] = {}
-        if model is not None:
-            for path, parameter in model.named_parameters():
-                self.labels[id(parameter)] = path
-        for i, value in enumerate(values):
-            if value.name is not None:
-                self.labels[id(value)] = value.name
-            else:
-                self.labels.setdefault(id(value), f"t{i}")
-
-    def __call__(self, tensor: Tensor) -> str:
-        return self.labels.get(id(tensor), tensor.name or "?")
-
-
-def graph_values(roots: Sequence[Tensor], tool: str) -> list[Tensor]:
-    """Every tensor of the graph, constants too, parents first; a clear error if backward
-    already freed it."""
-    try:
-        return autograd.topological_order(list(roots), only_requires_grad=False)
-    except RuntimeError:
-        raise RuntimeError(
-            f"{tool}: the graph was freed by an earlier backward(), so its operations cannot "
-            f"be looked at any more. Call {tool} before backward(), or run the first backward "
-            "with backward(retain_graph=True)."
-        ) from None
 
 
 # ----------------------------------------------------------------------------------------------

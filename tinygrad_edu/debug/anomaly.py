@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Context
+from ..autograd import Node
 from ..tensor import Tensor
+from ..walk import ModelPaths
 from ._core import (
-    ModuleNames,
     Observer,
     ObserverContext,
     Origin,
@@ -50,7 +50,7 @@ class AnomalyError(RuntimeError):
 
 
 class detect_anomaly(ObserverContext):
-    """Context manager (and decorator): raise `AnomalyError` at the first NaN or infinity
+    """Node manager (and decorator): raise `AnomalyError` at the first NaN or infinity
     produced by an operation in forward, or sent by an operation's backward to its inputs.
 
     The error names the operation, the module it ran in, and the line of your code that
@@ -80,7 +80,7 @@ class detect_anomaly(ObserverContext):
 
 
 class _AnomalyDetector(Observer):
-    def forward(self, function: type, args: tuple, ctx: Context | None, output: Tensor) -> None:
+    def forward(self, function: type, args: tuple, ctx: Node | None, output: Tensor) -> None:
         if ctx is not None and origin_of(ctx) is None:
             ctx.origin = user_origin()
         data = output.data
@@ -88,7 +88,7 @@ class _AnomalyDetector(Observer):
             self._raise_forward(function, args, ctx, data)
         super().forward(function, args, ctx, output)
 
-    def backward(self, node: Tensor, ctx: Context, grad_output: Any, input_grads: tuple) -> None:
+    def backward(self, node: Tensor, ctx: Node, grad_output: Any, input_grads: tuple) -> None:
         for position, (parent, grad) in enumerate(zip(ctx.parents, input_grads)):
             if grad is None or not isinstance(parent, Tensor) or not parent.requires_grad:
                 continue  # the engine drops this gradient
@@ -98,7 +98,7 @@ class _AnomalyDetector(Observer):
         super().backward(node, ctx, grad_output, input_grads)
 
     def _raise_forward(
-        self, function: type, args: tuple, ctx: Context | None, data: np.ndarray
+        self, function: type, args: tuple, ctx: Node | None, data: np.ndarray
     ) -> None:
         op, parents = function.__name__, args
         origin = origin_of(ctx) if ctx is not None else user_origin()
@@ -112,7 +112,7 @@ class _AnomalyDetector(Observer):
         raise AnomalyError("\n".join(lines), op, "forward", origin, kind)
 
     def _raise_backward(
-        self, ctx: Context, position: int, parent: Tensor, grad: np.ndarray, grad_output: Any
+        self, ctx: Node, position: int, parent: Tensor, grad: np.ndarray, grad_output: Any
     ) -> None:
         kind, count = _bad(grad)
         upstream = as_array(grad_output)
@@ -137,10 +137,10 @@ def _bad(array: np.ndarray) -> tuple[str, int]:
     return "inf", int((~np.isfinite(array)).sum())
 
 
-def _where(ctx: Context | None, origin: Origin | None, created_here: bool) -> list[str]:
+def _where(ctx: Node | None, origin: Origin | None, created_here: bool) -> list[str]:
     lines = []
     if ctx is not None and ctx.scope is not None:
-        lines.append(f"  in module {ModuleNames()(ctx.scope)}")
+        lines.append(f"  in module {ModelPaths().describe(ctx.scope)}")
     if origin is not None:
         lines.append(f"  created at {origin}")
     elif not created_here:

@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Context, sum_to_shape
+from ..autograd import Node, sum_to_shape
 from ..tensor import Tensor
-from ._core import NO_ORIGIN_HINT, ModuleNames, Origin, TensorNames, graph_values, origin_of
+from ..walk import ModelPaths, ValueNames, live_values
+from ._core import NO_ORIGIN_HINT, Origin, origin_of
 
 
 @dataclass
@@ -144,9 +145,9 @@ def gradcheck_graph(
     A ``Function`` whose forward is random (a fresh dropout mask on every call) cannot be
     checked this way and will be reported as disagreeing.
     """
-    values = graph_values([loss], "gradcheck_graph")
-    names = TensorNames(values, model)
-    modules = ModuleNames(model)
+    values = live_values([loss], "gradcheck_graph")
+    paths = ModelPaths(model)
+    names = ValueNames(values, paths)
     rng = np.random.default_rng(seed)
     report = GraphCheck()
     for value in values:
@@ -156,7 +157,7 @@ def gradcheck_graph(
         result = OpResult(
             index=len(report.results),
             op=ctx.name,
-            module=modules(ctx.scope),
+            module=paths.describe(ctx.scope),
             origin=origin_of(ctx),
             output=names(value),
             ok=True,
@@ -167,9 +168,9 @@ def gradcheck_graph(
 
 
 def _check_op(
-    ctx: Context,
+    ctx: Node,
     result: OpResult,
-    names: TensorNames,
+    names: ValueNames,
     rng: np.random.Generator,
     eps: float,
     atol: float,
@@ -187,12 +188,12 @@ def _check_op(
     if not checked:
         result.skipped = "no input needs a gradient"
         return
-    out = np.asarray(function.forward(Context(function, ctx.parents), *args))
+    out = np.asarray(function.forward(Node(function, ctx.parents), *args))
     if out.dtype != np.float64:
         result.skipped = f"its output is {out.dtype} even from float64 inputs"
         return
     g = rng.standard_normal(out.shape)
-    fresh = Context(function, ctx.parents)
+    fresh = Node(function, ctx.parents)
     function.forward(fresh, *args)
     grads = function.backward(fresh, g)
     grads = grads if isinstance(grads, tuple) else (grads,)
@@ -203,7 +204,7 @@ def _check_op(
 
     def objective(arguments: list) -> float:
         """sum(g * forward): its gradient is exactly what backward returns for upstream g."""
-        value = function.forward(Context(function, ctx.parents), *arguments)
+        value = function.forward(Node(function, ctx.parents), *arguments)
         return float(np.sum(g * np.asarray(value, dtype=np.float64)))
 
     base = objective(args)

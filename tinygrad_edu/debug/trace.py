@@ -22,19 +22,10 @@ from typing import Any
 import numpy as np
 
 from .. import graph
-from ..autograd import Context, sum_to_shape
+from ..autograd import Node, sum_to_shape
 from ..tensor import Tensor
-from ._core import (
-    ModuleNames,
-    Observer,
-    Origin,
-    Summary,
-    TensorNames,
-    as_array,
-    graph_values,
-    observing,
-    origin_of,
-)
+from ..walk import ModelPaths, ValueNames, live_values
+from ._core import Observer, Origin, Summary, as_array, observing, origin_of
 
 # How the frames mark the progress of the backward pass.
 DONE = {"fillcolor": "#f4cccc"}  # an operation whose backward has run
@@ -109,7 +100,7 @@ class Trace:
 
     # ---- frames ------------------------------------------------------------------------------
 
-    def frames(self) -> list[graph.Diagram]:
+    def frames(self) -> list[Any]:
         """The graph once before the first step and once after each step: operations already
         visited in light red, the current one in strong red, values that have received their
         gradient outlined in red, with the gradient so far in their label."""
@@ -161,8 +152,9 @@ def trace_backward(
     when it was broadcast). Tensors without a ``name`` are called ``t0, t1, ...`` in the order
     the forward pass made them.
     """
-    values = graph_values([loss], "trace_backward")
-    names = TensorNames(values, model)
+    values = live_values([loss], "trace_backward")
+    paths = ModelPaths(model)
+    names = ValueNames(values, paths)
     seed = gradient if gradient is not None else np.ones(loss.shape, dtype=loss.dtype)
     trace = Trace(names(loss), Summary.of(seed, max_values), max_values)
     drawing = None
@@ -172,7 +164,7 @@ def trace_backward(
         except ValueError as error:  # too big for Graphviz
             trace._no_drawing_reason = str(error)
     trace._drawing = drawing
-    recorder = _Recorder(trace, names, ModuleNames(model), drawing)
+    recorder = _Recorder(trace, names, paths, drawing)
     with observing(recorder):
         loss.backward(gradient, retain_graph=retain_graph)
     for value in values:
@@ -185,15 +177,15 @@ class _Recorder(Observer):
     """Writes down each step as the engine runs it (the graph is still intact then)."""
 
     def __init__(
-        self, trace: Trace, names: TensorNames, modules: ModuleNames, drawing: _Drawing | None
+        self, trace: Trace, names: ValueNames, paths: ModelPaths, drawing: _Drawing | None
     ) -> None:
         super().__init__()
         self.trace = trace
         self.names = names
-        self.modules = modules
+        self.paths = paths
         self.drawing = drawing
 
-    def backward(self, node: Tensor, ctx: Context, grad_output: Any, input_grads: tuple) -> None:
+    def backward(self, node: Tensor, ctx: Node, grad_output: Any, input_grads: tuple) -> None:
         n = self.trace.max_values
         inputs = []
         for position, (parent, grad) in enumerate(zip(ctx.parents, input_grads)):
@@ -214,7 +206,7 @@ class _Recorder(Observer):
         step = TraceStep(
             index=len(self.trace.steps) + 1,
             op=ctx.name,
-            module=self.modules(ctx.scope),
+            module=self.paths.describe(ctx.scope),
             output=self.names(node),
             value=Summary.of(node, n),
             grad_output=Summary.of(grad_output, n),
@@ -280,24 +272,21 @@ def _row(cells: Sequence[str], widths: list[int]) -> str:
 
 
 class _Drawing:
-    """The graph drawn once, before backward frees it, with the node of each tensor and
-    operation, so that each frame only adds attributes to nodes that already exist."""
+    """The graph drawn once, before backward frees it (``tg.draw_graph``), with the node of
+    each tensor and operation, so that each frame only adds attributes to nodes that exist."""
 
     def __init__(self, loss: Tensor, values: list[Tensor], model: Any, max_values: int) -> None:
         self.base = graph.draw_graph(loss, model, max_values=max_values)
-        walked = graph.walk([loss])
-        layout = graph._Layout(walked, [loss], graph._Names(model, walked), False)
-        self.values = layout.node_ids  # id(tensor) -> "v3"
-        self.ops = layout.boxes  # id(tensor) -> "op2", the operation that made it
+        index = self.base.index
+        self.values = index.values  # id(tensor) -> "v3"
+        self.ops = index.operations  # id(tensor) -> "op2", the operation that made it
         self.braces = True  # draw_graph's default rankdir "LR" keeps record fields in braces
         # Each value's label without its grad field, so that frames can show the gradient
         # received so far; None for values whose drawing shows no grad.
-        self.fields: dict[str, list[str] | None] = {}
-        for value in walked:
-            node = self.values[id(value)]
-            fields = graph._value_fields(value, layout, max_values)
-            shows_grad = value.requires_grad and value.data.size <= max_values
-            self.fields[node] = fields[:-1] if shows_grad else None
+        self.fields: dict[str, list[str] | None] = {
+            node: fields[:-1] if node in index.shows_grad else None
+            for node, fields in index.fields.items()
+        }
         self.root = self.values[id(loss)]
 
     def value_node(self, tensor: Tensor) -> str | None:
@@ -306,7 +295,7 @@ class _Drawing:
     def op_node(self, tensor: Tensor) -> str | None:
         return self.ops.get(id(tensor))
 
-    def frame(self, trace: Trace, k: int) -> graph.Diagram:
+    def frame(self, trace: Trace, k: int) -> Any:
         """The drawing after ``k`` steps (``k = 0``: before the first)."""
         frame = self.base.copy()
         received: dict[str, Any] = {self.root: trace.seed.values}
@@ -327,8 +316,8 @@ class _Drawing:
             attrs = dict(REACHED)
             fields = self.fields.get(node)
             if fields is not None and grad is not None:
-                text = graph._format(np.asarray(grad))
-                attrs["label"] = graph._record([*fields, f"grad {text}"], self.braces)
+                text = graph.format_array(np.asarray(grad))
+                attrs["label"] = graph.record_label([*fields, f"grad {text}"], self.braces)
             frame.node(node, **attrs)
         with frame.subgraph(name="cluster_legend") as legend:  # the same cluster: added to it
             legend.node("legend_done", "backward done", shape="ellipse", style="filled", **DONE)

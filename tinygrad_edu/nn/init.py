@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import no_grad
 from ..creation import generator
+from ..grad_mode import no_grad
 from ..tensor import Tensor
 
 

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import no_grad, set_scope
+from ..autograd import set_scope
+from ..grad_mode import no_grad
 from ..tensor import Tensor
 
 
