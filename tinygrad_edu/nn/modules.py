@@ -149,7 +149,12 @@ class Module:
         self, prefix: str = "", remove_duplicate: bool = True, _memo: set | None = None
     ) -> Iterator[tuple[str, Module]]:
         """(path, module) for this module (path ``prefix``, "" by default) and every module
-        inside it, depth first in registration order; a module used twice is listed once."""
+        inside it, depth first in registration order; a module used twice is listed once.
+
+        This is the walk that ``parameters()``, ``state_dict()``, ``train()``, ``zero_grad()``
+        and the rest share. A module may appear twice (a shared layer), but a module inside
+        itself (``child.parent = model``) would make the walk endless: it is a RuntimeError
+        naming the path that closes the loop."""
         memo = set() if _memo is None else _memo
         if remove_duplicate:
             if id(self) in memo:
@@ -157,23 +162,28 @@ class Module:
             memo.add(id(self))
         yield prefix, self
         # Depth first with an explicit stack rather than one nested generator per module: for
-        # each module on the way down from self, its path and an iterator over its children.
-        stack = [(prefix, iter(self._modules.items()))]
+        # each module on the way down from self, its path, itself and an iterator over its
+        # children. on_path holds the ids of the modules on the stack, to catch a cycle.
+        stack = [(prefix, self, iter(self._modules.items()))]
+        on_path = {id(self)}
         while stack:
-            path, children = stack[-1]
+            path, _, children = stack[-1]
             for name, module in children:
                 if module is None:
                     continue
+                child_path = f"{path}.{name}" if path else name
+                if id(module) in on_path:
+                    raise _cycle_error(child_path, module, stack)
                 if remove_duplicate:
                     if id(module) in memo:
                         continue
                     memo.add(id(module))
-                child_path = f"{path}.{name}" if path else name
                 yield child_path, module
-                stack.append((child_path, iter(module._modules.items())))
+                stack.append((child_path, module, iter(module._modules.items())))
+                on_path.add(id(module))
                 break  # go down into this module's children first
             else:  # every child of the module on top of the stack has been visited
-                stack.pop()
+                on_path.discard(id(stack.pop()[1]))
 
     def modules(self) -> Iterator[Module]:
         """This module and every module inside it, in the order of ``named_modules()``."""
@@ -215,7 +225,10 @@ class Module:
             yield param
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
-        """Call ``fn`` on every sub-module and then on this one (e.g. to initialise weights)."""
+        """Call ``fn`` on every sub-module and then on this one (e.g. to initialise weights).
+        A module inside itself is the RuntimeError of ``named_modules()``, not endless."""
+        for _ in self.named_modules():  # raises on a cycle before fn is ever called
+            pass
         for module in self.children():
             module.apply(fn)
         fn(self)
@@ -304,14 +317,37 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        extra = self.extra_repr()
-        if not self._modules:
-            return f"{type(self).__name__}({extra})"
-        lines = extra.split("\n") if extra else []
-        for name, module in self._modules.items():
-            text = repr(module).replace("\n", "\n  ")
-            lines.append(f"({name}): {text}")
-        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+        # A module inside itself is shown as such rather than printed until the recursion
+        # limit: repr is what a debugger or an error message shows, so it must not fail.
+        if id(self) in _IN_REPR:
+            return f"<cycle: {type(self).__name__} inside itself>"
+        _IN_REPR.add(id(self))
+        try:
+            extra = self.extra_repr()
+            if not self._modules:
+                return f"{type(self).__name__}({extra})"
+            lines = extra.split("\n") if extra else []
+            for name, module in self._modules.items():
+                text = repr(module).replace("\n", "\n  ")
+                lines.append(f"({name}): {text}")
+            return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+        finally:
+            _IN_REPR.discard(id(self))
+
+
+# The ids of the modules whose repr is being built, to show a cycle instead of recursing.
+_IN_REPR: set[int] = set()
+
+
+def _cycle_error(path: str, module: Module, stack: list[tuple[str, Module, Any]]) -> RuntimeError:
+    """The error for a walk that reached, at ``path``, ``module``, which is already on the
+    ``stack`` of (path, module, children) from the root down: the tree contains a loop."""
+    ancestor_path = next(where for where, ancestor, _ in stack if ancestor is module)
+    return RuntimeError(
+        f"module cycle: {path!r} is the module at {ancestor_path!r} ({type(module).__name__}) "
+        "again; a module cannot contain itself; keep references to parents out of the module "
+        "tree, e.g. with object.__setattr__ or a weakref"
+    )
 
 
 def _check_module(module: Any, where: str) -> Module:
