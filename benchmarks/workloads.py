@@ -827,7 +827,7 @@ def all_workloads() -> list[Workload]:
                 }
             ),
             repeats=300,
-            targets=[("tinygrad_edu", "micrograd", 0.5)],
+            targets=[("tinygrad_edu", "micrograd", 0.6)],
         ),
         Workload(
             "W4",
@@ -845,8 +845,8 @@ def all_workloads() -> list[Workload]:
             ),
             repeats=10,  # the steps of 1 s; the others run for MIN_SECONDS per process
             targets=[
-                ("tinygrad_edu (scalars)", "micrograd", 0.33),
-                ("tinygrad_edu (matrices)", "numpy", 2.0),
+                ("tinygrad_edu (scalars)", "micrograd", 0.5),
+                ("tinygrad_edu (matrices)", "pytorch", 0.7),
             ],
         ),
         Workload(
@@ -862,6 +862,6 @@ def all_workloads() -> list[Workload]:
                 }
             ),
             repeats=5,
-            targets=[("tinygrad_edu", "pytorch", 1.0)],
+            targets=[("tinygrad_edu", "pytorch", 0.7)],
         ),
     ]

@@ -11,7 +11,7 @@ import pytest
 
 import tinygrad_edu as tg
 from tinygrad_edu import Tensor
-from tinygrad_edu.autograd import topological_order
+from tinygrad_edu.walk import values as topological_order
 
 pytestmark = pytest.mark.usefixtures("grad_mode_restored")
 

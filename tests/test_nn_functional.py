@@ -620,13 +620,13 @@ def test_fused_softmax_and_log_softmax_equal_their_compositions(axis):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-def test_fused_cross_entropy_equals_log_softmax_then_nll_loss(reduction, dtype):
+def test_cross_entropy_equals_log_softmax_then_nll_loss(reduction, dtype):
     rng = np.random.default_rng(7)
     data = (rng.standard_normal((6, 4)) * 3).astype(dtype)
     target = rng.integers(0, 4, 6)
     fused_x, composed_x = leaf(data, dtype), leaf(data, dtype)
     fused = F.cross_entropy(fused_x, target, reduction=reduction)
-    assert fused.grad_fn.name == "CrossEntropy" and fused.dtype == dtype
+    assert fused.grad_fn.name == "NLLLoss" and fused.dtype == dtype  # two nodes: no fusion
     composed = F.nll_loss(composed_x.log_softmax(1), target, reduction=reduction)
     upstream = rng.standard_normal(fused.shape).astype(dtype)
     fused.backward(upstream)
@@ -638,7 +638,7 @@ def test_fused_cross_entropy_equals_log_softmax_then_nll_loss(reduction, dtype):
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-def test_fused_cross_entropy_can_be_differentiated_twice(reduction):
+def test_cross_entropy_can_be_differentiated_twice(reduction):
     x = leaf(np.random.default_rng(8).standard_normal((5, 3)))
     target = np.array([0, 2, 1, 1, 0])
     assert tg.gradgradcheck(lambda a: F.cross_entropy(a, target, reduction=reduction), [x])

@@ -324,41 +324,6 @@ FREED_MESSAGE = (
 )
 
 
-def topological_order(roots: Sequence[Any], constants: bool = False) -> list:
-    """Every tensor the roots were computed from, each after all the tensors it was computed
-    from (so each comes *before* every tensor that uses it).
-
-    By default only the tensors that require grad (what backward visits), and an error if a
-    node was freed by an earlier backward. With ``constants=True`` every value, the ones that
-    need no gradient too, also through freed nodes (what a drawing shows). A depth-first walk
-    with an explicit stack instead of recursion, so a chain of 100,000 operations needs no
-    change of Python's recursion limit; inputs in argument order, so the order (and every
-    picture drawn from it) is the same on every run.
-    """
-    order: list = []
-    visited: set[int] = set()
-    stack = [(root, False) for root in reversed(roots)]
-    while stack:
-        value, inputs_done = stack.pop()
-        if inputs_done:  # everything it was computed from is in the order: now it may follow
-            order.append(value)
-            continue
-        if id(value) in visited:
-            continue
-        visited.add(id(value))
-        stack.append((value, True))
-        node = value.grad_fn
-        if node is None:
-            continue
-        if node.released and not constants:
-            raise RuntimeError(FREED_MESSAGE)
-        for parent in reversed(node.parents):
-            if isinstance(parent, (_Tensor, FreedValue)) and id(parent) not in visited:
-                if constants or parent.requires_grad:
-                    stack.append((parent, False))
-    return order
-
-
 def computed_tensors(roots: Sequence[Any]) -> list:
     """Every computed tensor that requires grad in the graph of ``roots``, in no order: a walk
     with an explicit stack (no recursion, so a chain of 100,000 operations is no problem)."""
@@ -396,8 +361,10 @@ def run_backward(
     it was computed from. Visiting the tensors in reverse topological order, every tensor after
     all the tensors that use it, guarantees exactly that.
     """
-    # Each node was numbered when it was created, and the inputs of an operation always exist
-    # before it: sorting by number, newest first, puts every tensor after all that use it.
+    # A topological order for free: each node was numbered when it was created, and the inputs
+    # of an operation always exist before it, so newest first puts every tensor after all the
+    # tensors that use it. (A depth-first topological sort took W5, a chain of 100,000
+    # operations, from 0.66 to 0.78 of PyTorch's time, over its budget of 0.7.)
     order = sorted(computed_tensors(roots), key=_newest_first)
     keep = set(inputs) if inputs is not None else {t for t in order if t._retains_grad}
     grads: dict = {}  # dL/d(tensor), summed over the uses seen so far
@@ -408,7 +375,7 @@ def run_backward(
     grad_was_enabled = grad_mode.state.enabled
     grad_mode.state.enabled = create_graph  # record the backward pass only for create_graph
     try:
-        for tensor in order:  # every tensor after all the tensors that use it
+        for tensor in order:
             node = tensor.grad_fn
             grad = grads.pop(tensor, None)
             if grad is None:  # no gradient reaches it (its users returned None)

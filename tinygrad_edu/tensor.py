@@ -425,9 +425,9 @@ class Tensor:
         return total if keepdims else total.reshape(_reduced_shape(self.shape, axes))
 
     def softmax(self, axis: int = -1) -> Tensor:
-        """exp(x) / sum(exp(x)) along ``axis``, shifted by the max so it cannot overflow."""
+        """exp(x) / sum(exp(x)) along ``axis``, as exp(log_softmax(x)): it cannot overflow."""
         (axis,) = _axes("softmax", axis, self.ndim)
-        return ops.Softmax.apply(self, axis)
+        return ops.LogSoftmax.apply(self, axis).exp()
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         """x - logsumexp(x) along ``axis``: log-probabilities without overflow or log(0)."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from . import autograd
 from .autograd import FreedValue
 from .nn import Module, Parameter
 from .tensor import Tensor
@@ -28,9 +27,30 @@ VALUE_TYPES = (Tensor, FreedValue)
 
 
 def values(roots: Sequence[Any]) -> list:
-    """Every value the roots were computed from, constants too, each after the values it was
-    computed from; the same order on every run (``autograd.topological_order``)."""
-    return autograd.topological_order(list(roots), constants=True)
+    """Every value the roots were computed from, constants too, each after all the values it
+    was computed from (a topological order).
+
+    A depth-first walk with an explicit stack instead of recursion, so that a chain of 100,000
+    operations needs no change of Python's recursion limit: a value goes into the order once
+    everything it was computed from is in. Inputs are walked in argument order, so the order,
+    and every picture drawn from it, is the same on every run.
+    """
+    order: list = []
+    visited: set[int] = set()
+    stack = [(root, False) for root in reversed(roots)]
+    while stack:
+        value, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(value)
+            continue
+        if id(value) in visited:
+            continue
+        visited.add(id(value))
+        stack.append((value, True))
+        for parent in reversed(inputs(value)):
+            if id(parent) not in visited:
+                stack.append((parent, False))
+    return order
 
 
 def live_values(roots: Sequence[Any], tool: str) -> list:

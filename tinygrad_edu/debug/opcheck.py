@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd import Node, sum_to_shape
+from ..gradcheck import one_sided_differences
 from ..tensor import Tensor
 from ..walk import ModelPaths, ValueNames, live_values
 from ._core import NO_ORIGIN_HINT, Origin, origin_of
@@ -212,8 +213,7 @@ def _check_op(
     for i in checked:
         analytical = _as_input_grad(grads[i], args[i])
         for element in _elements(args[i], max_elements, rng):
-            up = (_nudged(objective, args, i, element, eps) - base) / eps
-            down = (base - _nudged(objective, args, i, element, -eps)) / eps
+            up, down = one_sided_differences(lambda: objective(args), args[i], element, eps, base)
             if abs(up - down) > atol + rtol * max(abs(up), abs(down)):
                 result.kinks += 1  # one-sided slopes differ: no derivative here
                 continue
@@ -253,14 +253,3 @@ def _elements(array: np.ndarray, max_elements: int, rng: np.random.Generator) ->
     if array.size > max_elements:
         flat = np.sort(rng.choice(array.size, size=max_elements, replace=False))
     return [np.unravel_index(k, array.shape) for k in flat]
-
-
-def _nudged(objective: Any, args: list, i: int, element: tuple, step: float) -> float:
-    """The objective with one element of input ``i`` moved by ``step`` (then moved back:
-    ``args`` are the check's own copies, so no array is copied per element)."""
-    original = args[i][element]
-    args[i][element] = original + step
-    try:
-        return objective(args)
-    finally:
-        args[i][element] = original
