@@ -355,8 +355,11 @@ def test_gradient_given_as_an_array_a_list_or_another_dtype():
         np.testing.assert_array_equal(p.data, P0 - 0.5 * np.array(G1))
     np.testing.assert_array_equal(params[2].data, P0 - 0.5 * np.array(G1, dtype=np.float32))
     assert all(p.dtype == np.float64 for p in params)
-    params[1].grad = np.ones((3, 1))
-    with pytest.raises(ValueError, match=r"parameter 1 has shape \(3,\) .* shape \(3, 1\); no"):
+    with pytest.raises(ValueError, match=r"assigned grad has shape \(3, 1\), but the tensor"):
+        params[1].grad = np.ones((3, 1))  # refused where it is made, not at the next step
+    params[1].grad = np.ones(3)
+    params[1].data = np.ones((3, 1))  # the parameter itself changed shape under its gradient
+    with pytest.raises(ValueError, match=r"parameter 1 has shape \(3, 1\) .* shape \(3,\); no"):
         opt.step()
 
 
@@ -369,13 +372,14 @@ def test_failed_step_updates_no_parameter(cls):
     state_before = opt.state_dict()
     a_before = a.data.copy()
     with_grad(a, G2)
-    b.grad = tg.Tensor(np.ones(2))  # wrong shape: (2,) for a (1, 2) parameter
+    b.grad = tg.Tensor(np.ones((1, 2)))
+    b.data = np.array([1.0, 2.0])  # the parameter changed shape: its gradient no longer fits
     with pytest.raises(
-        ValueError, match=r"parameter 1 has shape \(1, 2\).*gradient has shape \(2,\)"
+        ValueError, match=r"parameter 1 has shape \(2,\).*gradient has shape \(1, 2\)"
     ):
         opt.step()
     np.testing.assert_array_equal(a.data, a_before)
-    np.testing.assert_array_equal(b.data, [[1.0, 2.0]])
+    np.testing.assert_array_equal(b.data, [1.0, 2.0])
     assert_state_equal(opt.state_dict(), state_before)
 
 

@@ -49,8 +49,9 @@ def test_mixing_keeps_the_tensors_dtype():
     x32 = Tensor(np.array([1.0, 2.0], dtype=np.float32))
     for result in (x32 + 1.0, 2.5 * x32, x32 / 3, x32**2, 1.0 - x32, x32 + 1):
         assert result.dtype == np.float32
-    # a NumPy float64 scalar is not a Python number: NumPy 2 promotes, and so does Tensor
-    assert (x32 - np.float64(1.0)).dtype == (x32.data - np.float64(1.0)).dtype
+    # a NumPy float64 scalar promotes in NumPy 2, but not in PyTorch's rule, which Tensor keeps
+    assert (x32.data - np.float64(1.0)).dtype == np.float64
+    assert (x32 - np.float64(1.0)).dtype == np.float32
     assert (x32 + Tensor([1.0, 1.0])).dtype == np.float64  # two tensors: NumPy's promotion
     n = Tensor([1, 2])
     assert (n + 1).dtype == np.int64

@@ -109,7 +109,9 @@ class Node:
         "released",
         "_saved",
         "_forward_values",  # what forward received and returned, to tell what each saved value is
-        "_graph_output",  # the output tensor, only while backward(create_graph=True) runs here
+        "_saved_at",  # the count of in-place changes when forward saved its values
+        "_output",  # the output tensor, only while this node's backward runs
+        "_create_graph",
         "__dict__",
         "__weakref__",
     )
@@ -124,7 +126,9 @@ class Node:
         self.released = False
         self._saved: tuple = ()
         self._forward_values: tuple = ()
-        self._graph_output = None
+        self._saved_at = 0
+        self._output = None
+        self._create_graph = False
 
     @property
     def name(self) -> str:
@@ -141,7 +145,7 @@ class Node:
     def create_graph(self) -> bool:
         """True while this node's backward runs under ``backward(create_graph=True)``: its
         saved values are then the graph's tensors, and what it computes is recorded."""
-        return self._graph_output is not None
+        return self._create_graph
 
     @property
     def forward_args(self) -> list:
@@ -160,19 +164,32 @@ class Node:
         whatever backward computes from them is recorded."""
         if self.released:
             raise RuntimeError(FREED_MESSAGE)
-        if self._graph_output is None:
+        if self._forward_values and self._saved_at != _in_place_changes[0]:
+            # something was changed in place since forward: was it a value saved here?
+            for value in self._saved:
+                _check_unchanged(self, self._tensor_of(value))
+        if not self._create_graph:
             return self._saved
-        return tuple(self._as_graph_value(value) for value in self._saved)
+        return tuple(self._graph_value(value) for value in self._saved)
 
-    def _as_graph_value(self, value: Any) -> Any:
+    def _tensor_of(self, value: Any) -> Any:
         """The tensor a saved value is: input ``i`` if it is the very array forward received
-        as its argument ``i``, the output if it is the array forward returned."""
+        as its argument ``i``, the output if it is the array forward returned, else None."""
+        if not self._forward_values:  # a node that Function.apply did not record
+            return None
         inputs, output = self._forward_values
         if value is output:
-            return self._graph_output
+            return self._output
         for i, array in enumerate(inputs):
             if value is array:
                 return self.parents[i]
+        return None
+
+    def _graph_value(self, value: Any) -> Any:
+        """A saved value as the graph sees it, for backward(create_graph=True)."""
+        graph_value = self._tensor_of(value)
+        if graph_value is not None:  # a tensor, or an argument such as an exponent
+            return graph_value
         raise RuntimeError(
             f"{self.name}.backward uses a value that forward computed and saved, which "
             "backward(create_graph=True) cannot differentiate through (its second derivative "
@@ -202,6 +219,34 @@ class Node:
 
 Context = Node  # the name of ``ctx``'s class in earlier versions
 _node_numbers = itertools.count()
+_in_place_changes = [0]  # how many in-place changes this process made (see saved_tensors)
+
+
+def note_in_place_change(counter: list) -> None:
+    """Count an in-place change of a tensor whose version counter is ``counter``, a list
+    [version, the count of changes at its latest change] that tensors sharing memory share."""
+    _in_place_changes[0] += 1
+    counter[0] += 1
+    counter[1] = _in_place_changes[0]
+
+
+def _check_unchanged(node: Node, tensor: Any) -> None:
+    """PyTorch's check: a tensor changed in place after forward saved it would silently give a
+    wrong gradient, so backward refuses it."""
+    counter = getattr(tensor, "_version_counter", None)
+    if counter is None or counter[1] <= node._saved_at:
+        return
+    which = "its output"
+    if tensor is not node._output:
+        which = f"input {next(i for i, p in enumerate(node.parents) if p is tensor)}"
+    name = f" {tensor.name!r}" if tensor.name else ""
+    raise RuntimeError(
+        f"one of the variables needed for gradient computation has been modified by an "
+        f"inplace operation: {which} of {node.name}, the tensor{name} of shape "
+        f"{tuple(tensor.shape)} and dtype {tensor.dtype}, is at version {counter[0]}, changed "
+        "after it was saved for backward. Change a copy instead (x = x + y, or x.clone()), or "
+        "run the change after backward()."
+    )
 
 
 class FreedValue:
@@ -284,6 +329,7 @@ class Function:
             data = np.asarray(data)
         if record and node._saved:  # kept until backward: which saved value is which
             node._forward_values = (tuple(arrays), data)
+            node._saved_at = _in_place_changes[0]
         out = _Tensor._from_op(data, node if record else None)
         if hooks.observer is not None:
             hooks.observer.forward(cls, args, out.grad_fn, out)
@@ -417,12 +463,11 @@ def _local_backward(tensor: Any, node: Node, grad: Any, create_graph: bool) -> t
     arrived is remembered on the node (drawings show it), and the observer is told.
     """
     node.grad_output = grad.data if isinstance(grad, _Tensor) else grad
-    if create_graph:
-        node._graph_output = tensor
+    node._output, node._create_graph = tensor, create_graph
     try:
         input_grads = node.function.backward(node, grad)
     finally:
-        node._graph_output = None
+        node._output, node._create_graph = None, False
     if type(input_grads) is not tuple:
         input_grads = (input_grads,)
     if len(input_grads) != len(node.parents):

@@ -41,10 +41,16 @@ class Tensor:
     fast. Where an array is needed, ``t.numpy()`` gives one.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "name", "_retains_grad", "__weakref__")
-
-    # NumPy hands ``array * tensor`` to Tensor.__rmul__ instead of looping over the tensor.
-    __array_ufunc__ = None
+    __slots__ = (
+        "_data",
+        "_grad",
+        "_requires_grad",
+        "grad_fn",
+        "name",
+        "_retains_grad",
+        "_version_counter",  # None until the first in-place change (or a view shares it)
+        "__weakref__",
+    )
 
     def __init__(
         self,
@@ -53,12 +59,13 @@ class Tensor:
         dtype: Any = None,
         name: str | None = None,
     ) -> None:
-        self.data = _to_array(data, dtype)
-        self.grad: Tensor | None = None
+        self._data = _to_array(data, dtype)
+        self._grad: Tensor | None = None
         self.grad_fn: Node | None = None
         self.name = name
         self._retains_grad = False
-        self.requires_grad = False
+        self._version_counter: list[int] | None = None
+        self._requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -66,13 +73,79 @@ class Tensor:
     def _from_op(cls, data: Any, grad_fn: Node | None) -> Tensor:
         """Wrap an array computed by the library (no copy, no checks)."""
         t = object.__new__(cls)
-        t.data = data
-        t.grad = None
+        t._data = data
+        t._grad = None
         t.grad_fn = grad_fn
-        t.requires_grad = grad_fn is not None
+        t._requires_grad = grad_fn is not None
         t.name = None
         t._retains_grad = False
+        t._version_counter = None
         return t
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """NumPy meeting a Tensor. ``array * tensor`` and the other arithmetic and comparison
+        operators with an array on the left are the Tensor's own (recorded) operations.
+        ``array += tensor``, the update ``p.data += -lr * p.grad``, is NumPy's on the plain
+        arrays, into the array. Any other NumPy function of a Tensor is a TypeError: call the
+        Tensor's method (``t.exp()``), or pass ``t.numpy()``."""
+        out = kwargs.get("out")
+        if method == "__call__" and out is not None and not any(isinstance(o, Tensor) for o in out):
+            return ufunc(*[x.data if isinstance(x, Tensor) else x for x in inputs], **kwargs)
+        names = _OPERATOR_UFUNCS.get(ufunc)
+        if method != "__call__" or kwargs or names is None or len(inputs) != 2:
+            return NotImplemented
+        left, right = inputs
+        if isinstance(left, Tensor):
+            return getattr(left, names[0])(right)
+        return getattr(right, names[1])(left)  # the reflected operator: right is the Tensor
+
+    # ---- attributes that check what they are given ---------------------------------------------
+
+    @property
+    def data(self) -> np.ndarray | np.generic:
+        """The values: a NumPy array (a NumPy scalar for a 0-d tensor). Changing them through
+        ``.data`` (``p.data += -lr * p.grad``) is invisible to autograd, as in PyTorch."""
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        array = _data_for(self, value)
+        self._data = array[()] if array.ndim == 0 else array
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether operations on this tensor are recorded for backward. Settable on leaves of
+        a floating dtype, as ``requires_grad_()``."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.requires_grad_(value)
+
+    @property
+    def grad(self) -> Tensor | None:
+        """dL/d(self), summed over backward passes (leaves, and tensors that retain_grad())."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        self._grad = None if value is None else _grad_for(self, value)
+
+    @property
+    def _version(self) -> int:
+        """How many times the values were changed in place (PyTorch's ``t._version``)."""
+        return 0 if self._version_counter is None else self._version_counter[0]
+
+    def _bump_version(self) -> None:
+        """Note an in-place change: backward refuses to use a value saved before it."""
+        autograd.note_in_place_change(self._shared_version_counter())
+
+    def _shared_version_counter(self) -> list[int]:
+        """The counter, [version, when last changed], that a tensor sharing this one's memory
+        (``detach()``) shares too."""
+        if self._version_counter is None:
+            self._version_counter = [0, 0]
+        return self._version_counter
 
     # ---- what it is ------------------------------------------------------------------------
 
@@ -114,19 +187,27 @@ class Tensor:
         return np.asarray(self.data).tolist()
 
     def detach(self) -> Tensor:
-        """The same data, cut from the graph: no grad_fn, requires no grad."""
-        return Tensor._from_op(self.data, None)
+        """The same data, cut from the graph: no grad_fn, requires no grad. It shares the
+        memory, and so the version counter: an in-place change of either is seen by a graph
+        that saved the other."""
+        detached = Tensor._from_op(self.data, None)
+        detached._version_counter = self._shared_version_counter()
+        return detached
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place (only on leaves, and only for floating dtypes)."""
         if requires_grad and self.dtype.kind != "f":
             raise TypeError(
-                f"only floating-point tensors can require gradients, but this tensor is "
-                f"{self.dtype}; create it with dtype=float64 (or float32)"
+                f"only Tensors of floating point dtype can require gradients, but this tensor "
+                f"is {self.dtype}; create it with dtype=float64 (or float32)"
             )
-        if not requires_grad and self.grad_fn is not None:
-            raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use .detach() instead")
-        self.requires_grad = bool(requires_grad)
+        if self.grad_fn is not None and bool(requires_grad) != self._requires_grad:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use "
+                "a computed variable in a subgraph that doesn't require differentiation use "
+                "var_no_grad = var.detach()"
+            )
+        self._requires_grad = bool(requires_grad)
         return self
 
     def retain_grad(self) -> None:
@@ -198,44 +279,34 @@ class Tensor:
     # ---- arithmetic ------------------------------------------------------------------------
 
     def __add__(self, other: Any) -> Tensor:
-        other = _operand(other)
-        return NotImplemented if other is NotImplemented else ops.Add.apply(self, other)
+        return _binary(ops.Add, self, other)
 
     def __radd__(self, other: Any) -> Tensor:
-        other = _operand(other)
-        return NotImplemented if other is NotImplemented else ops.Add.apply(other, self)
+        return _binary(ops.Add, other, self)
 
     def __sub__(self, other: Any) -> Tensor:
-        other = _operand(other)
-        return NotImplemented if other is NotImplemented else ops.Sub.apply(self, other)
+        return _binary(ops.Sub, self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
-        other = _operand(other)
-        return NotImplemented if other is NotImplemented else ops.Sub.apply(other, self)
+        return _binary(ops.Sub, other, self)
 
     def __mul__(self, other: Any) -> Tensor:
-        other = _operand(other)
-        return NotImplemented if other is NotImplemented else ops.Mul.apply(self, other)
+        return _binary(ops.Mul, self, other)
 
     def __rmul__(self, other: Any) -> Tensor:
-        other = _operand(other)
-        return NotImplemented if other is NotImplemented else ops.Mul.apply(other, self)
+        return _binary(ops.Mul, other, self)
 
     def __truediv__(self, other: Any) -> Tensor:
-        other = _operand(other)
-        return NotImplemented if other is NotImplemented else ops.Div.apply(self, other)
+        return _binary(ops.Div, self, other)
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        other = _operand(other)
-        return NotImplemented if other is NotImplemented else ops.Div.apply(other, self)
+        return _binary(ops.Div, other, self)
 
     def __pow__(self, other: Any) -> Tensor:
-        other = _operand(other)
-        return NotImplemented if other is NotImplemented else ops.Pow.apply(self, other)
+        return _binary(ops.Pow, self, other)
 
     def __rpow__(self, other: Any) -> Tensor:
-        other = _operand(other)
-        return NotImplemented if other is NotImplemented else ops.Pow.apply(other, self)
+        return _binary(ops.Pow, other, self)
 
     def __matmul__(self, other: Any) -> Tensor:
         other = _operand(other)
@@ -307,10 +378,11 @@ class Tensor:
                 f"in-place {ufunc.__name__}: the result has shape {np.shape(result)}, "
                 f"but the tensor has shape {self.shape}"
             )
-        if isinstance(self.data, np.ndarray) and self.data.flags.writeable:
-            self.data[...] = result
+        if isinstance(self._data, np.ndarray) and self._data.flags.writeable:
+            self._data[...] = result
         else:
-            self.data = np.asarray(result, dtype=self.dtype)
+            self._data = np.asarray(result, dtype=self.dtype)[()]
+        self._bump_version()
         return self
 
     def __iadd__(self, other: Any) -> Tensor:
@@ -335,9 +407,10 @@ class Tensor:
                 "assigning into a tensor that requires grad would corrupt the graph: build a "
                 "new tensor (tg.where, tg.cat), or assign under tg.no_grad()"
             )
-        if not (isinstance(self.data, np.ndarray) and self.data.flags.writeable):
-            self.data = np.array(self.data)
-        self.data[_index(index)] = value.data if isinstance(value, Tensor) else value
+        if not (isinstance(self._data, np.ndarray) and self._data.flags.writeable):
+            self._data = np.array(self._data)
+        self._data[_index(index)] = value.data if isinstance(value, Tensor) else value
+        self._bump_version()
 
     # ---- elementwise functions -------------------------------------------------------------
 
@@ -561,6 +634,22 @@ class Tensor:
 
 autograd.register_tensor_class(Tensor)  # the engine creates and recognises Tensors from now on
 
+# ufunc -> (the Tensor's operator, its reflection), for ``array (op) tensor``
+_OPERATOR_UFUNCS = {
+    np.add: ("__add__", "__radd__"),
+    np.subtract: ("__sub__", "__rsub__"),
+    np.multiply: ("__mul__", "__rmul__"),
+    np.true_divide: ("__truediv__", "__rtruediv__"),
+    np.power: ("__pow__", "__rpow__"),
+    np.matmul: ("__matmul__", "__rmatmul__"),
+    np.less: ("__lt__", "__gt__"),
+    np.less_equal: ("__le__", "__ge__"),
+    np.greater: ("__gt__", "__lt__"),
+    np.greater_equal: ("__ge__", "__le__"),
+    np.equal: ("__eq__", "__eq__"),
+    np.not_equal: ("__ne__", "__ne__"),
+}
+
 
 # ---- free functions ------------------------------------------------------------------------
 
@@ -596,7 +685,7 @@ def _shape(x: Any) -> tuple:
 
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise maximum; where a == b each side receives half the gradient (PyTorch)."""
-    return ops.Maximum.apply(_operand_or_raise(a), _operand_or_raise(b))
+    return ops.Maximum.apply(*promote(_operand_or_raise(a), _operand_or_raise(b)))
 
 
 def minimum(a: Any, b: Any) -> Tensor:
@@ -614,7 +703,7 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
     condition = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
     if condition.dtype != bool:
         raise TypeError(f"where: condition must be boolean, got {condition.dtype}")
-    return ops.Where.apply(condition, _operand_or_raise(a), _operand_or_raise(b))
+    return ops.Where.apply(condition, *promote(_operand_or_raise(a), _operand_or_raise(b)))
 
 
 def cat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
@@ -656,6 +745,40 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
 # ---- helpers -------------------------------------------------------------------------------
 
 
+def _data_for(tensor: Tensor, value: Any) -> np.ndarray:
+    """What ``tensor.data = value`` stores: the array of a Tensor, or an array of numbers."""
+    array = np.asarray(value.data if isinstance(value, Tensor) else value)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f".data must be an array, a number or a Tensor, got {type(value).__name__} "
+            f"(dtype {array.dtype})"
+        )
+    if tensor.requires_grad and array.dtype.kind != "f":
+        raise TypeError(
+            f".data of a tensor that requires grad must be floating point, got {array.dtype}"
+        )
+    return array
+
+
+def _grad_for(tensor: Tensor, value: Any) -> Tensor:
+    """What ``tensor.grad = value`` stores: a Tensor of the tensor's shape and dtype."""
+    if isinstance(value, (numbers.Number, np.generic)):
+        raise TypeError(
+            f".grad must be None or a tensor of shape {tensor.shape}, got the number {value!r}; "
+            "to clear gradients set .grad = None or call zero_grad()"
+        )
+    array = np.asarray(value.data if isinstance(value, Tensor) else value)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f".grad must be numbers, got {type(value).__name__} ({array.dtype})")
+    if array.shape != tensor.shape:
+        raise ValueError(
+            f"assigned grad has shape {array.shape}, but the tensor has shape {tensor.shape}"
+        )
+    if isinstance(value, Tensor) and value.dtype == tensor.dtype:
+        return value
+    return Tensor._from_op(np.array(array, dtype=tensor.dtype), None)
+
+
 def _to_array(data: Any, dtype: Any) -> np.ndarray | np.generic:
     """Convert user data to a fresh array (a NumPy scalar for 0-d data), with errors that say
     what was wrong."""
@@ -695,6 +818,43 @@ def _operand(x: Any) -> Any:
 
 
 _READY_OPERANDS = (Tensor, float, int, np.generic)
+
+
+def _binary(function: type, a: Any, b: Any) -> Any:
+    """``a (op) b`` for an arithmetic operator; one side is a Tensor, the other may be a
+    Tensor, a number or an array (NotImplemented for anything else, as Python expects)."""
+    a, b = _operand(a), _operand(b)
+    if a is NotImplemented or b is NotImplemented:
+        return NotImplemented
+    return function.apply(*promote(a, b))
+
+
+_KIND_ORDER = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
+def promote(a: Any, b: Any) -> tuple[Any, Any]:
+    """PyTorch's type promotion where it differs from NumPy's: a 0-d operand (a NumPy scalar,
+    a 0-d array or a 0-d tensor) of the same or a lower kind (bool < int < float) takes the
+    dtype of a tensor with dimensions, so that ``x32 * np.float64(2)`` and ``x32 /
+    np.sqrt(64)`` stay float32; one of a higher kind gives its own dtype (an int tensor times a
+    0-d float32 is float32). Python numbers already act so in NumPy, and everything else
+    (two 0-d operands, or two with dimensions) follows NumPy."""
+    a_dtype, b_dtype = getattr(a, "dtype", None), getattr(b, "dtype", None)
+    if a_dtype is None or b_dtype is None or a_dtype == b_dtype:  # a Python number, or alike
+        return a, b
+    a_0d, b_0d = np.ndim(_plain(a)) == 0, np.ndim(_plain(b)) == 0
+    if a_0d == b_0d:
+        return a, b
+    dims, zero_d = (a, b) if b_0d else (b, a)
+    if _KIND_ORDER[zero_d.dtype.kind] <= _KIND_ORDER[dims.dtype.kind]:
+        zero_d = _as_dtype(zero_d, dims.dtype)
+    else:
+        dims = _as_dtype(dims, zero_d.dtype)
+    return (dims, zero_d) if b_0d else (zero_d, dims)
+
+
+def _as_dtype(x: Any, dtype: np.dtype) -> Any:
+    return x.astype(dtype) if isinstance(x, Tensor) else np.asarray(x, dtype=dtype)[()]
 
 
 def _operand_or_raise(x: Any) -> Any:
