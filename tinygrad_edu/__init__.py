@@ -33,6 +33,7 @@ from .debug import AnomalyError, detect_anomaly, gradcheck_graph, trace_backward
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .graph import draw_graph
+from .optim import lr_scheduler  # noqa: F401  (tg.optim.lr_scheduler, as torch.optim.lr_scheduler)
 from .serialization import CheckpointError, load, save
 from .tensor import Tensor, cat, matmul, maximum, minimum, stack, where
 

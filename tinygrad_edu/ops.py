@@ -461,7 +461,8 @@ class NLLLoss(Function):
 def _log_softmax(x: Any, axis: int) -> Any:
     """x - log(sum(exp(x))) along ``axis``, shifted by the max so that exp cannot overflow."""
     shifted = x - _finite_max(x, axis)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    with np.errstate(divide="ignore", invalid="ignore"):  # a row all -inf is NaN, as in PyTorch
+        return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 def _negative_log_likelihood(log_probs: Any, rows: Any, target: Any, reduction: str) -> Any:

@@ -18,6 +18,14 @@ and records the mean loss (and metrics) of every epoch in a `History`, like Kera
     history["val_loss"]        # one value per epoch; also history.val_loss
 
 A batch is a tuple ``(inputs..., target)``: the model gets every element but the last.
+
+With a learning-rate scheduler, ``fit`` also steps it (after each epoch, or after each batch)
+and records the lr of every epoch::
+
+    scheduler = tg.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=20)
+    history = tg.train.fit(model, F.cross_entropy, opt, train_loader, epochs=20,
+                           scheduler=scheduler)
+    history["lr"]              # the lr each epoch trained with
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from .grad_mode import no_grad
+from .optim.lr_scheduler import ReduceLROnPlateau
 from .tensor import Tensor
 
 Metric = Callable[[Tensor, Tensor], float]
@@ -175,6 +184,8 @@ def fit(
     metrics: Sequence[str] | Mapping[str, Metric] | None = None,
     early_stopping: EarlyStopping | None = None,
     progress: bool = True,
+    scheduler: Any = None,
+    scheduler_step: str = "epoch",
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``train_loader`` and return a `History`.
 
@@ -189,13 +200,26 @@ def fit(
     ``fn(output, target) -> float``. ``progress``: one tqdm bar over the epochs, showing the
     latest epoch's losses and metrics, if tqdm is installed; else one printed line per epoch;
     ``False`` prints nothing.
+
+    ``scheduler``: a learning-rate scheduler of ``optimizer`` (``tg.optim.lr_scheduler``),
+    stepped once at the end of every epoch (``scheduler_step="epoch"``, the default), after
+    validation: ``ReduceLROnPlateau`` with the epoch's validation loss (its training loss
+    without ``val_loader``), the others with ``scheduler.step()``. With
+    ``scheduler_step="batch"`` it is stepped after every ``optimizer.step()`` instead (for
+    ``OneCycleLR``, created with ``epochs`` and ``steps_per_epoch=len(train_loader)``).
+    The history then also has ``"lr"``: the lr of the first parameter group at the start of
+    each epoch, the one its first batch trained with.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"fit: epochs must be an int >= 1, got {epochs!r}")
     metric_fns = _metric_functions(metrics)
+    plateau = _check_scheduler(scheduler, scheduler_step, optimizer)
+    step_per_batch = scheduler is not None and scheduler_step == "batch"
     keys = ["loss", *metric_fns]
     if val_loader is not None:
         keys += ["val_loss", *(f"val_{name}" for name in metric_fns)]
+    if scheduler is not None:
+        keys.append("lr")
     history = History(keys)
     if early_stopping is not None:
         monitor = early_stopping.monitor
@@ -215,6 +239,7 @@ def fit(
         for epoch in range(1, epochs + 1):
             model.train()
             totals = _Totals(metric_fns)
+            lr = float(optimizer.param_groups[0]["lr"]) if scheduler is not None else None
             for batch in train_loader:
                 *inputs, target = batch
                 optimizer.zero_grad()
@@ -223,11 +248,19 @@ def fit(
                 _check_loss(loss)
                 loss.backward()
                 optimizer.step()
+                if step_per_batch:
+                    scheduler.step()
                 totals.add(loss, output, target)
             results = totals.mean("train_loader")
             if val_loader is not None:
                 val = evaluate(model, loss_fn, val_loader, metric_fns)
                 results.update({f"val_{k}": v for k, v in val.items()})
+            if scheduler is not None:
+                results["lr"] = lr
+                if plateau:
+                    scheduler.step(results["val_loss" if val_loader is not None else "loss"])
+                elif not step_per_batch:
+                    scheduler.step()
             for key, value in results.items():
                 history.history[key].append(value)
             if bar is not None:
@@ -323,6 +356,30 @@ def _metric_functions(metrics: Sequence[str] | Mapping[str, Metric] | None) -> d
             )
         result[name] = BUILTIN_METRICS[name]
     return result
+
+
+def _check_scheduler(scheduler: Any, scheduler_step: str, optimizer: Any) -> bool:
+    """Check fit's scheduler arguments; True for a ReduceLROnPlateau (stepped with a loss)."""
+    if scheduler_step not in ("epoch", "batch"):
+        raise ValueError(f'fit: scheduler_step must be "epoch" or "batch", got {scheduler_step!r}')
+    if scheduler is None:
+        return False
+    if not callable(getattr(scheduler, "step", None)):
+        raise TypeError(
+            f"fit: scheduler must be a learning-rate scheduler (tg.optim.lr_scheduler), got "
+            f"{type(scheduler).__name__}"
+        )
+    if getattr(scheduler, "optimizer", optimizer) is not optimizer:
+        raise ValueError(
+            "fit: the scheduler adjusts another optimizer than the one fit trains with; create "
+            "it with this optimizer"
+        )
+    plateau = isinstance(scheduler, ReduceLROnPlateau)
+    if plateau and scheduler_step == "batch":
+        raise ValueError(
+            'fit: ReduceLROnPlateau is stepped with an epoch\'s loss; use scheduler_step="epoch"'
+        )
+    return plateau
 
 
 def _length(loader: Any) -> int | None:

@@ -10,11 +10,21 @@ raises `AnomalyError`, naming the operation and the line of your code that creat
         loss = loss_fn(model(x), y)
         loss.backward()
 
+Which values are anomalies, decided operation by operation:
+
+* every NaN, in forward and in backward;
+* an infinity an operation *creates* from finite inputs (an overflow: ``exp(1000)``, ``1 / 0``);
+* not an infinity an operation was *given*: when one of its inputs (a tensor, an array or a
+  number) already holds an infinity, infinities in its output are that input passed on. So a
+  model that masks with ``-inf`` on purpose (``tg.where(mask, scores, -math.inf)``, attention
+  masks) runs, and the NaN such a value may cause later is still caught where it appears.
+
 Outside the block nothing is checked: the checking observer is removed on exit.
 """
 
 from __future__ import annotations
 
+import math
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -50,8 +60,10 @@ class AnomalyError(RuntimeError):
 
 
 class detect_anomaly(ObserverContext):
-    """Node manager (and decorator): raise `AnomalyError` at the first NaN or infinity
+    """Context manager (and decorator): raise `AnomalyError` at the first NaN or infinity
     produced by an operation in forward, or sent by an operation's backward to its inputs.
+    An infinity an operation was given as an input (a ``-inf`` mask) and passes on is not an
+    anomaly; one it creates from finite inputs (an overflow) is.
 
     The error names the operation, the module it ran in, and the line of your code that
     created it, with the range of its inputs' values (a ``log`` of negative numbers shows up
@@ -85,7 +97,8 @@ class _AnomalyDetector(Observer):
             ctx.origin = user_origin()
         data = output.data
         if data.dtype.kind in "fc" and not np.isfinite(data).all():
-            self._raise_forward(function, args, ctx, data)
+            if np.isnan(data).any() or not any(_holds_inf(arg) for arg in args):
+                self._raise_forward(function, args, ctx, data)
         super().forward(function, args, ctx, output)
 
     def backward(self, node: Tensor, ctx: Node, grad_output: Any, input_grads: tuple) -> None:
@@ -103,9 +116,10 @@ class _AnomalyDetector(Observer):
         op, parents = function.__name__, args
         origin = origin_of(ctx) if ctx is not None else user_origin()
         kind, count = _bad(data)
+        cause = " from finite inputs (an overflow?)" if kind == "inf" else ""
         lines = [
             f"detect_anomaly: {op} produced {kind} in its output in the forward pass "
-            f"({count} of {data.size} values)",
+            f"({count} of {data.size} values){cause}",
             *_where(ctx, origin, created_here=True),
             *_describe_inputs(parents),
         ]
@@ -127,6 +141,17 @@ class _AnomalyDetector(Observer):
             *_describe_inputs(ctx.parents),
         ]
         raise AnomalyError("\n".join(lines), ctx.name, "backward", origin, kind)
+
+
+def _holds_inf(arg: Any) -> bool:
+    """Whether an operation's argument (a tensor, an array or a number) holds an infinity."""
+    if isinstance(arg, Tensor):
+        arg = arg.data
+    if isinstance(arg, float):
+        return math.isinf(arg)
+    if isinstance(arg, (np.ndarray, np.generic)) and arg.dtype.kind in "fc":
+        return bool(np.isinf(arg).any())
+    return False
 
 
 def _bad(array: np.ndarray) -> tuple[str, int]:

@@ -6,29 +6,44 @@
     model = nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 1))
     loss = F.mse_loss(model(x), y)
 
-``modules.py`` holds `Module` and `Parameter` (how a network finds its weights) and the
-containers; ``layers.py`` the layers; ``functional.py`` the activations and losses as
-functions; ``init.py`` the weight initialisations.
+``modules.py`` holds `Module` and `Parameter` (how a network finds its weights), buffers,
+hooks and the containers; ``layers.py`` the layers; ``attention.py`` multi-head attention;
+``functional.py`` the activations, losses, normalisations and attention as functions;
+``init.py`` the weight initialisations; ``utils.py`` gradient clipping.
 """
 
-from . import functional, init
+from . import functional, init, utils
+from .attention import MultiheadAttention
 from .layers import (
+    CELU,
     ELU,
+    GELU,
     MLP,
+    BatchNorm1d,
+    BatchNorm2d,
     BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
     Dropout,
+    Embedding,
     Flatten,
+    Hardswish,
+    Hardtanh,
     Identity,
+    LayerNorm,
     LeakyReLU,
     Linear,
     LogSoftmax,
+    Mish,
     MSELoss,
     NLLLoss,
     ReLU,
+    ReLU6,
     Sigmoid,
+    SiLU,
     Softmax,
+    Softplus,
+    Softsign,
     Tanh,
 )
 from .modules import IncompatibleKeys, Module, ModuleList, Parameter, Sequential
@@ -36,26 +51,41 @@ from .modules import IncompatibleKeys, Module, ModuleList, Parameter, Sequential
 __all__ = [
     "BCELoss",
     "BCEWithLogitsLoss",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "CELU",
     "CrossEntropyLoss",
     "Dropout",
     "ELU",
+    "Embedding",
     "Flatten",
+    "GELU",
+    "Hardswish",
+    "Hardtanh",
     "Identity",
     "IncompatibleKeys",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
     "MLP",
     "MSELoss",
+    "Mish",
     "Module",
     "ModuleList",
+    "MultiheadAttention",
     "NLLLoss",
     "Parameter",
     "ReLU",
+    "ReLU6",
     "Sequential",
+    "SiLU",
     "Sigmoid",
     "Softmax",
+    "Softplus",
+    "Softsign",
     "Tanh",
     "functional",
     "init",
+    "utils",
 ]

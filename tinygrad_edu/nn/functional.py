@@ -1,8 +1,12 @@
-"""Activations, dropout and losses as plain functions (PyTorch's ``torch.nn.functional``).
+"""Activations, normalisation, embedding, dropout and losses as plain functions (PyTorch's
+``torch.nn.functional``).
 
 Every function here is composed from Tensor operations, so its gradient comes from the
-primitives: nothing below is differentiated by hand. The losses are written in forms that stay
-finite for logits of any size:
+primitives: nothing below is differentiated by hand, except `Erf` (NumPy has no erf), a
+primitive of its own whose backward is the one line 2/sqrt(pi) exp(-x^2). Kinks follow
+PyTorch: hardtanh and relu6 pass no gradient at their ends, hardswish passes 0 at -3 and 1 at
+3, softplus is linear only where beta * x > threshold. The losses are written in forms that
+stay finite for logits of any size:
 
 * cross_entropy goes through log_softmax, x - logsumexp(x), which shifts by the max;
 * binary_cross_entropy_with_logits is max(x, 0) - x*y + log(1 + exp(-|x|));
@@ -20,7 +24,10 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..autograd import Function, Node
 from ..creation import generator
+from ..grad_mode import no_grad
+from ..ops import math_for
 from ..tensor import Tensor, maximum, where
 
 # ---- activations ----------------------------------------------------------------------------
@@ -65,6 +72,109 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     return _tensor(x).log_softmax(dim)
 
 
+# ---- more activations (GELU and friends) ------------------------------------------------------
+
+_ERF = np.frompyfunc(math.erf, 1, 1)  # math.erf on every element (NumPy has no erf of its own)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+class Erf(Function):
+    """erf(x) = 2/sqrt(pi) * integral from 0 to x of exp(-t^2) dt, elementwise.
+
+    A primitive because NumPy has no erf and no composition of the other operations gives it
+    to full double precision: forward calls Python's ``math.erf`` (the C library's erf, as
+    PyTorch's) on each element. That is a Python call per element, about 70 ns each, so it is
+    slower than a NumPy function."""
+
+    @staticmethod
+    def forward(ctx: Node, x):
+        ctx.save_for_backward(x)
+        dtype = x.dtype if x.dtype.kind == "f" else np.float64
+        out = np.asarray(_ERF(x), dtype=dtype)
+        return out[()] if out.ndim == 0 else out
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        (x,) = ctx.saved_tensors
+        return grad * (_TWO_OVER_SQRT_PI * math_for(ctx).exp(-(x * x)))  # erf' = 2/sqrt(pi) e^-x^2
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x), Phi the standard normal CDF: x/2 * (1 + erf(x / sqrt(2))). With
+    ``approximate="tanh"``: x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))."""
+    x = _tensor(input)
+    if approximate == "none":
+        return x * 0.5 * (1 + Erf.apply(x * math.sqrt(0.5)))
+    if approximate == "tanh":
+        inner = math.sqrt(2 / math.pi) * (x + 0.044715 * (x * x * x))
+        return 0.5 * x * (1 + inner.tanh())
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x) (also called swish). ``inplace`` is accepted for PyTorch's signature;
+    the result is always a new tensor (so are the other ``inplace`` arguments below)."""
+    x = _tensor(input)
+    return x * x.sigmoid()
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta * x)) / beta, a smooth relu; x itself where beta * x > threshold
+    (there the two agree to double precision, and exp would overflow for large x)."""
+    x = _tensor(input)
+    scaled = x if beta == 1 else x * beta
+    smooth = scaled.clip(max=threshold).exp().log1p()  # the clip only keeps exp finite
+    return where(scaled.data > threshold, x, smooth if beta == 1 else smooth / beta)
+
+
+def _softplus_any(x: Tensor) -> Tensor:
+    """log(1 + exp(x)) for any x, as max(x, 0) + log(1 + exp(-|x|)). maximum shares the
+    gradient at 0, so the slope there is exactly sigmoid(0) = 1/2."""
+    return maximum(x, 0) + (-x.abs()).exp().log1p()
+
+
+def hardtanh(
+    input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+) -> Tensor:
+    """x clipped to [min_val, max_val]. The gradient is 1 strictly inside and 0 outside and
+    at both ends (PyTorch's convention; ``clip`` instead passes it at the ends)."""
+    x = _tensor(input)
+    inside = (x.data > min_val) & (x.data < max_val)
+    return where(inside, x, np.clip(x.data, min_val, max_val))
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6): hardtanh(x, 0, 6), with gradient 0 at 0 and at 6."""
+    return hardtanh(input, 0.0, 6.0)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * tanh(softplus(x)), with softplus computed so that it cannot overflow."""
+    x = _tensor(input)
+    return x * _softplus_any(x).tanh()
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x where x > 0, else alpha * (exp(x / alpha) - 1): alpha * elu(x / alpha)."""
+    if alpha == 0:
+        raise ValueError("celu: alpha must not be 0 (x / alpha is taken)")
+    x = _tensor(input)
+    return alpha * (x / alpha).elu(1.0)
+
+
+def softsign(input: Tensor) -> Tensor:
+    """x / (1 + |x|), elementwise."""
+    x = _tensor(input)
+    return x / (1 + x.abs())
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * relu6(x + 3) / 6: 0 for x <= -3, x for x >= 3, x (x + 3) / 6 between. relu6's
+    convention at its ends gives PyTorch's slopes: 0 at x = -3 and 1 at x = 3."""
+    x = _tensor(input)
+    return x * relu6(x + 3) / 6
+
+
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight.T + bias: x (..., in), weight (out, in), bias (out,) -> (..., out).
 
@@ -80,6 +190,221 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"linear: bias has shape {bias.shape}, expected ({weight.shape[0]},)")
     return ops.Linear.apply(x, weight, bias)
+
+
+# ---- normalisation ----------------------------------------------------------------------------
+
+
+def _standardise(x: Tensor, axes: tuple[int, ...], eps: float) -> tuple[Tensor, Tensor, Tensor]:
+    """((x - mean) / sqrt(var + eps), mean, var) with mean and the biased variance taken
+    over ``axes`` (kept as length-1 axes)."""
+    mean = x.mean(axis=axes, keepdims=True)
+    centred = x - mean
+    var = (centred * centred).mean(axis=axes, keepdims=True)
+    return centred / (var + eps).sqrt(), mean, var
+
+
+def _normalized_shape(normalized_shape: Any, layer: str) -> tuple[int, ...]:
+    """An int or a sequence of ints as a tuple of non-negative ints."""
+    shape = (normalized_shape,) if np.ndim(normalized_shape) == 0 else tuple(normalized_shape)
+    if not shape or any(
+        isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0 for n in shape
+    ):
+        raise ValueError(
+            f"{layer}: normalized_shape must be an int or a non-empty sequence of non-negative "
+            f"ints, got {normalized_shape!r}"
+        )
+    return tuple(int(n) for n in shape)
+
+
+def _check_normalized_input(layer: str, shape: tuple, normalized: tuple) -> None:
+    if len(shape) < len(normalized) or shape[len(shape) - len(normalized) :] != normalized:
+        raise ValueError(
+            f"{layer}: expected an input of shape (*, {', '.join(map(str, normalized))}), whose "
+            f"last dimensions are normalized_shape={normalized}, got input of shape {shape}"
+        )
+
+
+def layer_norm(
+    input: Tensor,
+    normalized_shape: Any,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise over the last dimensions, those of ``normalized_shape``, of each sample:
+    y = (x - mean) / sqrt(var + eps) * weight + bias, mean and the biased variance taken over
+    those dimensions. input (*, *normalized_shape); weight and bias of shape normalized_shape."""
+    normalized = _normalized_shape(normalized_shape, "layer_norm")
+    x = _tensor(input)
+    _check_normalized_input("layer_norm", x.shape, normalized)
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is not None and tuple(value.shape) != normalized:
+            raise ValueError(
+                f"layer_norm: {name} has shape {tuple(value.shape)}, expected normalized_shape "
+                f"{normalized}"
+            )
+    axes = tuple(range(x.ndim - len(normalized), x.ndim))
+    y, _, _ = _standardise(x, axes, eps)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+def _check_batch_norm_input(layer: str, shape: tuple, training: bool) -> None:
+    """Raise unless ``shape`` is (N, C, ...) with, in training, more than one value per
+    channel (a variance needs two)."""
+    if len(shape) < 2:
+        raise ValueError(
+            f"{layer}: expected an input of shape (N, C, ...), at least 2-D, got shape {shape}"
+        )
+    if training and shape[0] * math.prod(shape[2:]) == 1:
+        raise ValueError(
+            f"{layer}: Expected more than 1 value per channel when training, got input of "
+            f"shape {shape}"
+        )
+
+
+def _per_channel(shape: tuple, name: str, values: Any) -> Any:
+    """``values`` (C,) reshaped to (1, C, 1, ...), to broadcast against an input of ``shape``."""
+    channels = shape[1]
+    if tuple(np.shape(values)) != (channels,):
+        raise ValueError(
+            f"batch_norm: {name} has shape {tuple(np.shape(values))}, but the input of shape "
+            f"{shape} has {channels} channels (dimension 1): expected ({channels},)"
+        )
+    return values.reshape((1, channels) + (1,) * (len(shape) - 2))
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each channel: input (N, C, *) -> y = (x - mean) / sqrt(var + eps) * weight +
+    bias, with weight and bias of shape (C,).
+
+    ``training=True``: mean and the biased variance of the batch, over every axis but 1; the
+    running statistics, if given, are then updated in place, PyTorch's way:
+    running = (1 - momentum) * running + momentum * batch statistic, with the *unbiased*
+    variance (times n / (n - 1), n values per channel) for running_var.
+    ``training=False``: running_mean and running_var (constants) stand in for the batch's.
+    """
+    x = _tensor(input)
+    _check_batch_norm_input("batch_norm", x.shape, training)
+    given = dict(running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
+    c = {name: _per_channel(x.shape, name, v) for name, v in given.items() if v is not None}
+    if training:
+        y, mean, var = _standardise(x, (0, *range(2, x.ndim)), eps)
+        count = x.numel() // x.shape[1]
+        _update_running_stats(running_mean, running_var, mean.data, var.data, count, momentum)
+    elif running_mean is None or running_var is None:
+        raise ValueError(
+            "batch_norm: running_mean and running_var must be given when training=False "
+            "(evaluation uses them in place of the batch statistics)"
+        )
+    else:  # the running statistics are constants: no gradient goes to them
+        y = (x - _array(c["running_mean"])) / np.sqrt(_array(c["running_var"]) + eps)
+    if weight is not None:
+        y = y * c["weight"]
+    if bias is not None:
+        y = y + c["bias"]
+    return y
+
+
+def _array(value: Any) -> np.ndarray:
+    return np.asarray(value.data if isinstance(value, Tensor) else value)
+
+
+def _update_running_stats(
+    running_mean: Any, running_var: Any, mean: Any, var: Any, count: int, momentum: float
+) -> None:
+    """Move the running statistics (Tensors or arrays, updated in place) toward the batch's
+    ``mean`` and biased ``var`` (arrays), the latter made unbiased: times count / (count - 1),
+    ``count`` values per channel."""
+    with no_grad():
+        if running_mean is not None:
+            batch_mean = np.reshape(mean, -1)
+            running_mean[...] = (1 - momentum) * _array(running_mean) + momentum * batch_mean
+        if running_var is not None:
+            unbiased = np.reshape(var, -1) * (count / (count - 1))
+            running_var[...] = (1 - momentum) * _array(running_var) + momentum * unbiased
+
+
+# ---- embedding --------------------------------------------------------------------------------
+
+
+def _embedding_indices(input: Any, num_embeddings: int, layer: str) -> np.ndarray:
+    """The integer indices in ``input`` (any shape) as an array, checked to be row numbers of
+    a table of ``num_embeddings`` rows. Negative indices are refused (NumPy would count them
+    from the end; PyTorch raises)."""
+    data = _array(input)
+    if data.dtype.kind not in "iu":
+        example = f" such as {data.flat[0].item()!r}" if data.size else ""
+        raise TypeError(
+            f"{layer}: indices must be integers, got {data.dtype} indices{example} (for "
+            f"num_embeddings={num_embeddings}); convert them, e.g. tg.Tensor(idx, dtype=tg.int64)"
+        )
+    if data.size:
+        low, high = data.min(), data.max()
+        if low < 0 or high >= num_embeddings:
+            bad = low if low < 0 else high
+            raise IndexError(
+                f"{layer}: index {int(bad)} is out of range for num_embeddings={num_embeddings} "
+                f"(valid indices: 0 .. {num_embeddings - 1})"
+            )
+    return data
+
+
+def _padding_index(padding_idx: int | None, num_embeddings: int, layer: str) -> int | None:
+    """``padding_idx`` as a row number in [0, num_embeddings) (a negative one counts from the
+    end, as in PyTorch), or None."""
+    if padding_idx is None:
+        return None
+    if (
+        isinstance(padding_idx, bool)
+        or not isinstance(padding_idx, (int, np.integer))
+        or not -num_embeddings <= padding_idx < num_embeddings
+    ):
+        raise ValueError(
+            f"{layer}: padding_idx must be an int in [-{num_embeddings}, {num_embeddings}) "
+            f"(within num_embeddings={num_embeddings}), got {padding_idx!r}"
+        )
+    return int(padding_idx) % num_embeddings
+
+
+def _embedding(input: Any, weight: Tensor, padding_idx: int | None, layer: str) -> Tensor:
+    """``embedding`` with errors that name ``layer`` (nn.Embedding passes its own name)."""
+    if weight.ndim != 2:
+        raise ValueError(
+            f"{layer}: weight must be a 2-D table (num_embeddings, embedding_dim), got shape "
+            f"{weight.shape}"
+        )
+    num_embeddings = weight.shape[0]
+    indices = _embedding_indices(input, num_embeddings, layer)
+    padding_idx = _padding_index(padding_idx, num_embeddings, layer)
+    rows = weight[indices]  # backward: one scatter-add (np.add.at) into the table
+    if padding_idx is None:
+        return rows
+    # the padding row is looked up as it is, but sends no gradient back to the table
+    return where(np.expand_dims(indices != padding_idx, -1), rows, rows.detach())
+
+
+def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Look up rows of a table: input, integer indices of any shape (...), and weight
+    (num_embeddings, embedding_dim) -> weight[input], of shape (..., embedding_dim).
+
+    An index used several times receives the sum of its gradients. Rows at ``padding_idx`` are
+    returned as they are but receive no gradient. An index outside [0, num_embeddings) is an
+    IndexError, indices that are not integers a TypeError."""
+    return _embedding(input, weight, padding_idx, "embedding")
 
 
 # ---- dropout and one-hot --------------------------------------------------------------------
@@ -373,3 +698,150 @@ def cross_entropy(
     if weight is not None:
         log_p = log_p * _class_weight("cross_entropy", weight, input)
     return _reduce(-(target * log_p).sum(1), reduction)
+
+
+# ---- attention --------------------------------------------------------------------------------
+# Each query looks at every key, turns the similarities into weights that sum to 1, and returns
+# the weighted mean of the values: weights = softmax(Q K^T * scale + mask), output = weights V.
+# A boolean attn_mask says which pairs take part (True = may look); a float one is added.
+
+
+def _shape(x: Any) -> tuple:
+    return tuple(x.shape) if isinstance(x, (Tensor, np.ndarray)) else np.shape(x)
+
+
+def _mask_array(mask: Any, what: str, name: str) -> Any:
+    """A mask as PyTorch accepts it: a boolean array, or a float Tensor or array (kept as a
+    Tensor when it is one, so that a learned bias gets its gradient)."""
+    data = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    kind = np.asarray(data).dtype.kind
+    if kind == "b":
+        return np.asarray(data)
+    if kind != "f":
+        raise TypeError(
+            f"{what}: {name} must be boolean or floating point, got dtype {np.asarray(data).dtype}"
+        )
+    return mask if isinstance(mask, Tensor) else data
+
+
+def _softmax_rows(scores: Tensor, mask: Any, empty_rows_to_zero: bool) -> Tensor:
+    """softmax over the last axis of ``scores`` with ``mask`` applied first: a boolean mask
+    puts -inf where it is False, a float mask is added.
+
+    A row whose scores are all -inf (a query every key of which is masked) has no softmax:
+    with ``empty_rows_to_zero`` its weights are 0 (PyTorch's scaled_dot_product_attention),
+    otherwise NaN (PyTorch's MultiheadAttention with need_weights=True)."""
+    if mask is not None:
+        if np.asarray(_plain(mask)).dtype == bool:
+            scores = where(mask, scores, -math.inf)
+        else:
+            scores = scores + mask
+    if mask is None:
+        return scores.softmax(axis=-1)
+    empty = np.isneginf(scores.data).all(axis=-1, keepdims=True)
+    if not empty.any():
+        return scores.softmax(axis=-1)
+    if empty_rows_to_zero:  # give those rows finite scores, then zero their weights
+        weights = where(empty, 0.0, scores).softmax(axis=-1)
+        return where(empty, 0.0, weights)
+    with np.errstate(divide="ignore", invalid="ignore"):  # NaN rows on purpose, no warning
+        return scores.softmax(axis=-1)
+
+
+def _plain(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _check_dropout(what: str, name: str, p: Any) -> None:
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+        raise ValueError(f"{what}: {name} must be a probability in [0, 1], got {p!r}")
+
+
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask: Any = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+) -> Tensor:
+    r"""softmax(query key^T * scale + mask) value, PyTorch's
+    ``F.scaled_dot_product_attention``.
+
+    Shapes: query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev); the
+    leading (batch, head) dimensions broadcast.
+
+    - ``attn_mask``: broadcastable to (..., L, S). Boolean: True where the query may look at
+      the key (the others get weight exactly 0); float: added to the scores (``-inf`` masks).
+      A query left with no key at all gets weights 0, hence output 0, as in PyTorch.
+    - ``is_causal``: query i looks at keys 0..i only (the lower-triangular (L, S) mask);
+      not together with ``attn_mask``.
+    - ``scale``: 1 / sqrt(E) unless given.
+    - ``dropout_p``: each weight is dropped with this probability (and the others scaled by
+      1 / (1 - p)), with the library's generator. Unlike a Dropout layer this knows nothing
+      of training mode: pass ``dropout_p=0.0`` for evaluation, as in PyTorch.
+    """
+    what = "scaled_dot_product_attention"
+    query, key, value = _tensor(query), _tensor(key), _tensor(value)
+    scores_shape = _check_qkv(what, query, key, value)
+    _check_dropout(what, "dropout_p", dropout_p)
+    if is_causal and attn_mask is not None:
+        raise ValueError(
+            f"{what}: give attn_mask or is_causal=True, not both (is_causal is the mask)"
+        )
+    L, S = query.shape[-2], key.shape[-2]
+    if is_causal:
+        mask: Any = np.tril(np.ones((L, S), dtype=bool))
+    elif attn_mask is not None:
+        mask = _mask_array(attn_mask, what, "attn_mask")
+        _check_broadcast(what, mask, scores_shape, query, key)
+    else:
+        mask = None
+    if scale is None:
+        scale = 1.0 / math.sqrt(query.shape[-1])
+    scores = (query @ key.transpose(-2, -1)) * scale  # (..., L, S)
+    weights = _softmax_rows(scores, mask, empty_rows_to_zero=True)
+    if dropout_p > 0:
+        weights = dropout(weights, dropout_p, training=True)
+    return weights @ value
+
+
+def _check_qkv(what: str, query: Tensor, key: Tensor, value: Tensor) -> tuple:
+    """Check the shapes and dtypes of query, key and value; return the scores' shape."""
+    shapes = f"query {query.shape}, key {key.shape}, value {value.shape}"
+    if min(query.ndim, key.ndim, value.ndim) < 2:
+        raise ValueError(
+            f"{what}: query (..., L, E), key (..., S, E) and value (..., S, Ev) need at least "
+            f"2 dimensions, got {shapes}"
+        )
+    if key.shape[-1] != query.shape[-1]:
+        raise ValueError(f"{what}: key's last dimension must equal query's (E), got {shapes}")
+    if value.shape[-2] != key.shape[-2]:
+        raise ValueError(f"{what}: value must have as many rows as key (S), got {shapes}")
+    try:
+        batch = np.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"{what}: the leading (batch) dimensions do not broadcast: {shapes}"
+        ) from None
+    dtypes = {query.dtype, key.dtype, value.dtype}
+    if len(dtypes) > 1 or query.dtype.kind != "f":
+        raise TypeError(
+            f"{what}: query, key and value must have one floating dtype, got {query.dtype}, "
+            f"{key.dtype} and {value.dtype}"
+        )
+    return tuple(batch) + (query.shape[-2], key.shape[-2])
+
+
+def _check_broadcast(what: str, mask: Any, scores_shape: tuple, query: Any, key: Any) -> None:
+    shape = _shape(mask)
+    try:
+        fits = np.broadcast_shapes(shape, scores_shape) == scores_shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"{what}: attn_mask of shape {shape} does not broadcast to the scores' shape "
+            f"{scores_shape} (..., L, S), for query {_shape(query)} and key {_shape(key)}"
+        )

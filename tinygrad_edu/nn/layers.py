@@ -1,5 +1,6 @@
-"""Layers: `Linear`, the activations, `Dropout`, `Flatten`, `Identity`, `MLP` and the losses
-as modules. Each forward is a line or two of Tensor operations (see ``functional.py``)."""
+"""Layers: `Linear`, `Embedding`, the normalisations (`BatchNorm1d`, `BatchNorm2d`,
+`LayerNorm`), the activations, `Dropout`, `Flatten`, `Identity`, `MLP` and the losses as
+modules. Each forward is a line or two of Tensor operations (see ``functional.py``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from ..grad_mode import no_grad
+from ..tensor import Tensor
 from . import functional as F
 from . import init
 from .modules import Module, Parameter, Sequential
@@ -147,6 +150,371 @@ class LogSoftmax(Module):
         return f"dim={self.dim}"
 
 
+class GELU(Module):
+    """x * Phi(x), Phi the standard normal CDF (``approximate="none"``, with erf), or its tanh
+    approximation (``approximate="tanh"``), elementwise."""
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x: Any) -> Any:
+        return F.gelu(x, approximate=self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class _InplaceActivation(Module):
+    """An activation with PyTorch's ``inplace`` argument, accepted for compatibility: the
+    result is always a new tensor (the engine records no in-place operations)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class SiLU(_InplaceActivation):
+    """x * sigmoid(x) (swish), elementwise."""
+
+    def forward(self, x: Any) -> Any:
+        return F.silu(x)
+
+
+class Mish(_InplaceActivation):
+    """x * tanh(softplus(x)), elementwise."""
+
+    def forward(self, x: Any) -> Any:
+        return F.mish(x)
+
+
+class Hardswish(_InplaceActivation):
+    """x * relu6(x + 3) / 6: 0 below -3, x above 3, x (x + 3) / 6 between."""
+
+    def forward(self, x: Any) -> Any:
+        return F.hardswish(x)
+
+    def extra_repr(self) -> str:
+        return ""  # PyTorch prints Hardswish() even with inplace=True
+
+
+class Softplus(Module):
+    """log(1 + exp(beta * x)) / beta, elementwise; x where beta * x > threshold."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta = beta
+        self.threshold = threshold
+
+    def forward(self, x: Any) -> Any:
+        return F.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Hardtanh(Module):
+    """x clipped to [min_val, max_val]; gradient 1 strictly inside, 0 elsewhere (also at the
+    ends, as in PyTorch)."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        if max_val <= min_val:
+            raise ValueError(
+                f"{type(self).__name__}: max_val ({max_val}) must be greater than "
+                f"min_val ({min_val})"
+            )
+        self.min_val = min_val
+        self.max_val = max_val
+        self.inplace = inplace
+
+    def forward(self, x: Any) -> Any:
+        return F.hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self) -> str:
+        inplace = ", inplace=True" if self.inplace else ""
+        return f"min_val={self.min_val}, max_val={self.max_val}{inplace}"
+
+
+class ReLU6(Hardtanh):
+    """min(max(x, 0), 6), elementwise: Hardtanh(0, 6)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class CELU(Module):
+    """x where x > 0, else alpha * (exp(x / alpha) - 1), elementwise."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        if alpha == 0:
+            raise ValueError("CELU: alpha must not be 0 (x / alpha is taken)")
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def forward(self, x: Any) -> Any:
+        return F.celu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class Softsign(Module):
+    """x / (1 + |x|), elementwise."""
+
+    def forward(self, x: Any) -> Any:
+        return F.softsign(x)
+
+
+# ---- embedding and normalisation --------------------------------------------------------------
+
+
+def _check_count(layer: str, name: str, n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"{layer}: {name} must be a non-negative int, got {n!r}")
+    return int(n)
+
+
+class Embedding(Module):
+    """A lookup table: integer indices of any shape (...) -> rows of ``weight``,
+    (..., embedding_dim). ``weight`` (num_embeddings, embedding_dim) starts as N(0, 1), as in
+    PyTorch. Row ``padding_idx`` (if given; negative counts from the end) starts at zero and
+    receives no gradient, so it stays a fixed "pad". An index used several times gets the
+    sum of its gradients. Indices outside [0, num_embeddings) are an IndexError, non-integer
+    indices a TypeError, both naming the layer."""
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        *,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        self.num_embeddings = _check_count("Embedding", "num_embeddings", num_embeddings)
+        self.embedding_dim = _check_count("Embedding", "embedding_dim", embedding_dim)
+        self.padding_idx = F._padding_index(padding_idx, self.num_embeddings, "Embedding")
+        dtype = np.dtype(np.float64 if dtype is None else dtype)
+        self.weight = Parameter(np.empty((self.num_embeddings, self.embedding_dim), dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """N(0, 1) for every row, then zeros for the padding row."""
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            with no_grad():
+                self.weight[self.padding_idx] = 0
+
+    @classmethod
+    def from_pretrained(
+        cls, embeddings: Any, freeze: bool = True, padding_idx: int | None = None
+    ) -> Embedding:
+        """An Embedding whose table is a copy of ``embeddings`` (2-D), not updated by training
+        unless ``freeze=False``. The padding row is kept as given."""
+        table = np.asarray(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
+        if table.ndim != 2:
+            raise ValueError(
+                f"Embedding.from_pretrained: embeddings must be 2-D, got shape {table.shape}"
+            )
+        layer = cls(table.shape[0], table.shape[1], padding_idx, dtype=table.dtype)
+        layer.weight = Parameter(table, requires_grad=not freeze)
+        return layer
+
+    def forward(self, input: Any) -> Any:
+        return F._embedding(input, self.weight, self.padding_idx, f"Embedding({self.extra_repr()})")
+
+    def extra_repr(self) -> str:
+        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{padding}"
+
+
+def _layer_input(x: Any, like: Tensor | None) -> Tensor:
+    """``x`` as a Tensor of the dtype of the layer's tensor ``like`` (when it has one)."""
+    x = F._tensor(x)
+    if like is not None and x.dtype != like.dtype:
+        x = x.astype(like.dtype)
+    return x
+
+
+class _BatchNorm(Module):
+    """What BatchNorm1d and BatchNorm2d share; they differ only in the input ranks."""
+
+    _ranks: tuple[int, ...] = ()
+    _layout = ""
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        *,
+        bias: bool = True,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self.num_features = n = _check_count(name, "num_features", num_features)
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        dtype = np.dtype(np.float64 if dtype is None else dtype)
+        weight = Parameter(np.ones(n, dtype=dtype)) if affine else None
+        bias_ = Parameter(np.zeros(n, dtype=dtype)) if affine and bias else None
+        self.register_parameter("weight", weight)
+        self.register_parameter("bias", bias_)
+        tracked = {
+            "running_mean": Tensor(np.zeros(n, dtype=dtype)),
+            "running_var": Tensor(np.ones(n, dtype=dtype)),
+            "num_batches_tracked": Tensor(np.int64(0)),
+        }
+        for buffer, value in tracked.items():
+            self.register_buffer(buffer, value if track_running_stats else None)
+        self.reset_parameters()
+
+    def reset_running_stats(self) -> None:
+        """running_mean = 0, running_var = 1, num_batches_tracked = 0."""
+        if self.track_running_stats:
+            self.running_mean[...] = 0
+            self.running_var[...] = 1
+            self.num_batches_tracked[...] = 0
+
+    def reset_parameters(self) -> None:
+        """Reset the running statistics; weight = 1 and bias = 0 (PyTorch's initialisation)."""
+        self.reset_running_stats()
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def _check_input(self, shape: tuple, batch_statistics: bool) -> None:
+        name = f"{type(self).__name__}({self.num_features})"
+        if len(shape) not in self._ranks:
+            raise ValueError(
+                f"{name}: expected input of shape {self._layout}, got shape {shape} "
+                f"({len(shape)}-D)"
+            )
+        if shape[1] != self.num_features:
+            raise ValueError(
+                f"{name}: the input of shape {shape} has {shape[1]} channels (dimension 1), "
+                f"expected num_features={self.num_features}"
+            )
+        F._check_batch_norm_input(name, shape, batch_statistics)
+
+    def forward(self, input: Any) -> Any:
+        like = self.weight if self.weight is not None else self.running_mean
+        x = _layer_input(input, like)
+        # batch statistics in training, and in evaluation when there are no running ones
+        batch_statistics = self.training or (self.running_mean is None and self.running_var is None)
+        self._check_input(x.shape, batch_statistics)
+        momentum = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked += 1
+            if self.momentum is None:  # the cumulative average: batch k weighs 1/k
+                momentum = 1.0 / float(self.num_batches_tracked)
+        use_running = not self.training or self.track_running_stats
+        return F.batch_norm(
+            x,
+            self.running_mean if use_running else None,
+            self.running_var if use_running else None,
+            self.weight,
+            self.bias,
+            batch_statistics,
+            momentum,
+            self.eps,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, bias={self.bias is not None}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of (N, C) or (N, C, L) inputs, per channel C:
+    y = (x - mean) / sqrt(var + eps) * weight + bias.
+
+    In training, mean and the biased variance are the batch's (over N, and L), and the buffers
+    running_mean and running_var move toward them: running = (1 - momentum) * running +
+    momentum * batch, with the *unbiased* batch variance, as PyTorch; ``momentum=None`` takes
+    the plain average of all batches so far. ``num_batches_tracked`` counts the batches. In
+    evaluation (``eval()``) the running statistics are used. weight (C,) starts at 1, bias (C,)
+    at 0; ``affine=False`` leaves both out, ``track_running_stats=False`` the buffers (batch
+    statistics are then used in evaluation too)."""
+
+    _ranks = (2, 3)
+    _layout = "(N, C) or (N, C, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of (N, C, H, W) inputs, per channel C, over N, H and W: the same
+    statistics, buffers and parameters as `BatchNorm1d`."""
+
+    _ranks = (4,)
+    _layout = "(N, C, H, W)"
+
+
+class LayerNorm(Module):
+    """Normalise each sample over its last dimensions, those of ``normalized_shape`` (an int
+    for the last one): y = (x - mean) / sqrt(var + eps) * weight + bias, with the biased
+    variance. Input (*, *normalized_shape). weight (normalized_shape) starts at 1 and bias at
+    0; ``elementwise_affine=False`` leaves both out, ``bias=False`` the bias."""
+
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        *,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        self.normalized_shape = F._normalized_shape(normalized_shape, "LayerNorm")
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        dtype = np.dtype(np.float64 if dtype is None else dtype)
+        shape = self.normalized_shape
+        weight = Parameter(np.empty(shape, dtype=dtype)) if elementwise_affine else None
+        self.register_parameter("weight", weight)
+        bias_ = Parameter(np.empty(shape, dtype=dtype)) if elementwise_affine and bias else None
+        self.register_parameter("bias", bias_)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """weight = 1, bias = 0."""
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input: Any) -> Any:
+        x = _layer_input(input, self.weight)
+        name = f"LayerNorm({self.normalized_shape})"
+        F._check_normalized_input(name, x.shape, self.normalized_shape)
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
+        )
+
+
 # ---- other layers -----------------------------------------------------------------------------
 
 
@@ -194,6 +562,15 @@ _ACTIVATIONS: dict[str, type[Module]] = {
     "tanh": Tanh,
     "leaky_relu": LeakyReLU,
     "elu": ELU,
+    "gelu": GELU,
+    "silu": SiLU,
+    "mish": Mish,
+    "softplus": Softplus,
+    "softsign": Softsign,
+    "hardtanh": Hardtanh,
+    "relu6": ReLU6,
+    "hardswish": Hardswish,
+    "celu": CELU,
     "softmax": Softmax,
     "log_softmax": LogSoftmax,
     "identity": Identity,
@@ -227,8 +604,10 @@ class MLP(Sequential):
         Linear(2, 64), ReLU(), Linear(64, 64), ReLU(), Linear(64, 64), ReLU(), Linear(64, 1)
 
     ``activation`` and ``output_activation`` (after the last layer; none by default) are names
-    ("relu", "sigmoid", "tanh", "leaky_relu", "elu", "softmax", "log_softmax", "identity") or
-    Module classes. It is a `Sequential`, so parameters are named "0.weight", "2.bias", ...
+    ("relu", "sigmoid", "tanh", "leaky_relu", "elu", "gelu", "silu", "mish", "softplus",
+    "softsign", "hardtanh", "relu6", "hardswish", "celu", "softmax", "log_softmax",
+    "identity") or Module classes. It is a `Sequential`, so parameters are named
+    "0.weight", "2.bias", ...
     """
 
     def __init__(

@@ -9,12 +9,19 @@ registers it (``self.weight = Parameter(...)``, ``self.hidden = Linear(2, 64)``)
     [name for name, _ in model.named_parameters()]
     # ['0.weight', '0.bias', '2.weight', '2.bias']
 
+A *buffer* is a Tensor that belongs to the module's state without being a weight, such as
+BatchNorm's running mean: ``self.register_buffer("running_mean", tg.zeros(4))``. It is saved in
+``state_dict()`` (unless ``persistent=False``) but not updated by an optimizer.
+
 Calling a module runs its ``forward``. While it runs, every operation records the module as its
-scope, so a drawing of the graph can group operations by the layer that made them.
+scope, so a drawing of the graph can group operations by the layer that made them. Hooks
+registered with ``register_forward_pre_hook`` / ``register_forward_hook`` run just before and
+just after ``forward``, and may replace its arguments or its output.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -50,6 +57,27 @@ class Parameter(Tensor):
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
+class RemovableHandle:
+    """What ``register_forward_hook`` and ``register_forward_pre_hook`` return: ``.remove()``
+    unregisters the hook (a second call does nothing). Also a context manager that removes the
+    hook on leaving the ``with`` block."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks: dict[int, Callable]) -> None:
+        self.hooks_dict = hooks
+        self.id = next(RemovableHandle._ids)
+
+    def remove(self) -> None:
+        self.hooks_dict.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.remove()
+
+
 class Module:
     """Base class of every layer and model. Subclass it, call ``super().__init__()`` first,
     assign parameters and sub-modules as attributes, and write ``forward``::
@@ -70,7 +98,11 @@ class Module:
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_non_persistent_buffers_set", set())
         object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_forward_pre_hooks", {})
+        object.__setattr__(self, "_forward_hooks", {})
         object.__setattr__(self, "training", True)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -79,14 +111,57 @@ class Module:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         previous = set_scope(self)  # nodes made inside are drawn in this module's box
         try:
+            attributes = self.__dict__  # (a module whose __init__ skipped super() has no hooks)
+            if attributes.get("_forward_pre_hooks") or attributes.get("_forward_hooks"):
+                return self._call_with_hooks(args, kwargs)
             return self.forward(*args, **kwargs)
         finally:
             set_scope(previous)
 
+    def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
+        """forward between its hooks: each pre-hook may replace the positional arguments (a
+        result that is not a tuple becomes a 1-tuple), each forward hook the output."""
+        for hook in list(self._forward_pre_hooks.values()):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            result = hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
+
+    def register_forward_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(module, args)`` before every ``forward``; ``args`` is the tuple of
+        positional arguments. If it returns something other than None, that replaces ``args``
+        (a single value is wrapped in a tuple). Returns a handle whose ``.remove()`` undoes this.
+        """
+        return self._add_hook(self._forward_pre_hooks, hook, "register_forward_pre_hook")
+
+    def register_forward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after every ``forward``; if it returns something
+        other than None, that replaces the output. Hooks run in the order they were registered.
+        Returns a handle whose ``.remove()`` undoes this::
+
+            handle = model[0].register_forward_hook(lambda m, args, out: print(out.shape))
+            model(x)          # prints the shape of the first layer's output
+            handle.remove()
+        """
+        return self._add_hook(self._forward_hooks, hook, "register_forward_hook")
+
+    @staticmethod
+    def _add_hook(hooks: dict, hook: Any, where: str) -> RemovableHandle:
+        if not callable(hook):
+            raise TypeError(f"{where}: the hook must be callable, got {type(hook).__name__}")
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
     # ---- registration --------------------------------------------------------------------
 
     def __setattr__(self, name: str, value: Any) -> None:
-        # Parameters and sub-modules are kept in the instance dict as well (so reading
+        # Parameters, buffers and sub-modules are kept in the instance dict as well (so reading
         # self.weight is an ordinary, fast attribute access) and in the ordered registries.
         registries = self.__dict__.get("_parameters"), self.__dict__.get("_modules")
         if isinstance(value, (Parameter, Module)):
@@ -96,6 +171,7 @@ class Module:
                     "Module.__init__() ran: call super().__init__() first in your __init__"
                 )
             params, modules = registries
+            self._forget_buffer(name)
             if isinstance(value, Parameter):
                 modules.pop(name, None)
                 params[name] = value
@@ -107,7 +183,17 @@ class Module:
         object.__setattr__(self, name, value)
 
     def _check_replacement(self, name: str, value: Any) -> None:
-        """Only None (or another Parameter / Module) may replace a registered attribute."""
+        """Only None (or another Parameter / Module) may replace a registered parameter or
+        module; a buffer takes any Tensor, or None."""
+        buffers = self.__dict__.get("_buffers", {})
+        if name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(
+                    f"cannot assign a {type(value).__name__} to {name!r}, which is a registered "
+                    "buffer (assign a Tensor or None; wrap an array as tg.Tensor(array))"
+                )
+            buffers[name] = value
+            return
         for registry, kind in ((self._parameters, "Parameter"), (self._modules, "Module")):
             if name in registry:
                 if value is not None:
@@ -122,9 +208,16 @@ class Module:
                     )
                 registry[name] = None
 
+    def _forget_buffer(self, name: str) -> None:
+        buffers = self.__dict__.get("_buffers")
+        if buffers is not None:
+            buffers.pop(name, None)
+            self._non_persistent_buffers_set.discard(name)
+
     def __delattr__(self, name: str) -> None:
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
+        self._forget_buffer(name)
         object.__delattr__(self, name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
@@ -132,8 +225,39 @@ class Module:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: {name!r} must be an nn.Parameter or None")
         self._modules.pop(name, None)
+        self._forget_buffer(name)
         self._parameters[name] = param
         object.__setattr__(self, name, param)
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Register ``tensor`` as a buffer: state of the module that is not a weight, such as
+        BatchNorm's running statistics. It is then ``self.<name>``, listed by
+        ``named_buffers()`` and, if ``persistent`` (the default), saved by ``state_dict()`` and
+        restored by ``load_state_dict()``. It is not in ``parameters()``, so no optimizer
+        changes it. ``None`` registers the name without a value (left out of the state dict).
+        Assigning a Tensor to ``self.<name>`` later replaces the buffer."""
+        if "_buffers" not in self.__dict__:
+            raise AttributeError(
+                f"cannot register buffer {name!r} before Module.__init__() ran: call "
+                "super().__init__() first in your __init__"
+            )
+        if not isinstance(name, str):
+            raise TypeError(f"register_buffer: the name must be a str, got {type(name).__name__}")
+        if name == "" or "." in name:
+            raise KeyError(f"register_buffer: the name must be non-empty without '.', got {name!r}")
+        if hasattr(self, name) and name not in self._buffers:
+            raise KeyError(f"register_buffer: attribute {name!r} already exists")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(
+                f"register_buffer: cannot register a {type(tensor).__name__} as buffer {name!r} "
+                "(a Tensor or None is required; wrap an array as tg.Tensor(array))"
+            )
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers_set.discard(name)
+        else:
+            self._non_persistent_buffers_set.add(name)
+        object.__setattr__(self, name, tensor)
 
     def add_module(self, name: str, module: Module | None) -> None:
         """``setattr(self, name, module)`` for a name known only at run time."""
@@ -224,6 +348,29 @@ class Module:
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Tensor]]:
+        """(dotted path, buffer) for every buffer that is not None, persistent or not:
+        ``"1.running_mean"``. A buffer shared by two modules is listed once (unless
+        ``remove_duplicate=False``)."""
+        memo: set[int] = set()
+        if recurse:
+            owners = self.named_modules(prefix, remove_duplicate=remove_duplicate)
+        else:
+            owners = iter([(prefix, self)])
+        for path, module in owners:
+            for name, buffer in module._buffers.items():
+                if buffer is None or (remove_duplicate and id(buffer) in memo):
+                    continue
+                memo.add(id(buffer))
+                yield (f"{path}.{name}" if path else name), buffer
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Every buffer, in the order of ``named_buffers()``."""
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn`` on every sub-module and then on this one (e.g. to initialise weights).
         A module inside itself is the RuntimeError of ``named_modules()``, not endless."""
@@ -260,22 +407,41 @@ class Module:
 
     # ---- saving and loading ----------------------------------------------------------------
 
+    def _state_tensors(self) -> OrderedDict[str, tuple[Tensor, str]]:
+        """path -> (tensor, "parameter" or "buffer") for what ``state_dict`` holds, in
+        PyTorch's order: for each module (depth first), its parameters, then its persistent
+        buffers. A module or tensor used twice is listed under each of its paths."""
+        state: OrderedDict[str, tuple[Tensor, str]] = OrderedDict()
+        for path, module in self.named_modules(remove_duplicate=False):
+            prefix = f"{path}." if path else ""
+            for name, param in module._parameters.items():
+                if param is not None:
+                    state[prefix + name] = (param, "parameter")
+            for name, buffer in module._buffers.items():
+                if buffer is not None and name not in module._non_persistent_buffers_set:
+                    state[prefix + name] = (buffer, "buffer")
+        return state
+
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """An ordered dict from parameter path to a copy of its values (a NumPy array)."""
+        """An ordered dict from path to a copy of the values (a NumPy array) of every parameter
+        and every persistent buffer: for each module, its parameters, then its buffers
+        (``"1.weight"``, ``"1.bias"``, ``"1.running_mean"``, ...), the keys PyTorch uses."""
         return OrderedDict(
-            (name, np.array(param.data, copy=True))
-            for name, param in self.named_parameters(remove_duplicate=False)
+            (name, np.array(tensor.data, copy=True))
+            for name, (tensor, _) in self._state_tensors().items()
         )
 
     def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> IncompatibleKeys:
-        """Copy values from ``state_dict`` into the parameters (each keeps its dtype).
+        """Copy values from ``state_dict`` into the parameters and persistent buffers (each
+        keeps its dtype).
 
         Everything is checked first: keys the model has and the state lacks (missing), keys
         the state has and the model lacks (unexpected; both only when ``strict``), values of the
-        wrong shape, and values that are not floating point. If anything is wrong, a
-        RuntimeError names every offending key and no parameter is changed.
+        wrong shape, values that are not floating point for a parameter, and values that are not
+        numbers (or floats for an integer buffer, such as ``num_batches_tracked``). If anything
+        is wrong, a RuntimeError names every offending key and nothing is changed.
         """
-        own = dict(self.named_parameters(remove_duplicate=False))
+        own = self._state_tensors()
         missing = [key for key in own if key not in state_dict]
         unexpected = [key for key in state_dict if key not in own]
         problems = []
@@ -284,21 +450,14 @@ class Module:
         if strict and unexpected:
             problems.append("unexpected keys: " + ", ".join(map(repr, unexpected)))
         values = {}
-        for key, param in own.items():
+        for key, (tensor, kind) in own.items():
             if key not in state_dict:
                 continue
             value = state_dict[key]
             value = np.asarray(value.data if isinstance(value, Tensor) else value)
-            if value.shape != param.shape:
-                problems.append(
-                    f"wrong shape for {key!r}: the state has {value.shape}, "
-                    f"the model has {param.shape}"
-                )
-            elif value.dtype.kind != "f":
-                problems.append(
-                    f"wrong dtype for {key!r}: the state has {value.dtype}, the model has "
-                    f"{param.dtype} (a parameter takes floating-point values)"
-                )
+            problem = _load_problem(key, value, tensor, kind)
+            if problem:
+                problems.append(problem)
             values[key] = value
         if problems:
             raise RuntimeError(
@@ -307,7 +466,7 @@ class Module:
             )
         with no_grad():
             for key, value in values.items():
-                own[key][...] = value
+                own[key][0][...] = value
         return IncompatibleKeys(missing, unexpected)
 
     # ---- printing --------------------------------------------------------------------------
@@ -333,6 +492,21 @@ class Module:
             return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
         finally:
             _IN_REPR.discard(id(self))
+
+
+def _load_problem(key: str, value: np.ndarray, tensor: Tensor, kind: str) -> str | None:
+    """What is wrong with loading ``value`` into the ``kind`` ("parameter" or "buffer")
+    ``tensor`` at ``key``, or None."""
+    if value.shape != tensor.shape:
+        return f"wrong shape for {key!r}: the state has {value.shape}, the model has {tensor.shape}"
+    wrong = f"wrong dtype for {key!r}: the state has {value.dtype}, the model has {tensor.dtype}"
+    if kind == "parameter" and value.dtype.kind != "f":
+        return f"{wrong} (a parameter takes floating-point values)"
+    if value.dtype.kind not in "biuf":
+        return f"{wrong} (a buffer takes numbers)"
+    if tensor.dtype.kind in "biu" and value.dtype.kind == "f":
+        return f"{wrong} (an integer buffer takes integer values)"
+    return None
 
 
 # The ids of the modules whose repr is being built, to show a cycle instead of recursing.

@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from .grad_mode import enable_grad, no_grad
-from .tensor import Tensor
+from ..grad_mode import enable_grad, no_grad
+from ..tensor import Tensor
 
 
 class Optimizer:

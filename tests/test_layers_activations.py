@@ -1,0 +1,222 @@
+"""GELU, SiLU, Softplus, Hardtanh, ReLU6, Mish, CELU, Softsign, Hardswish and the Erf primitive.
+
+Against PyTorch in float64 (skipped where it is not installed): values and gradients on random
+inputs, at the kinks (where the conventions are PyTorch's) and far out (no overflow), module
+reprs; then gradcheck / gradgradcheck over random shapes with Hypothesis, and the errors.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tinygrad_edu as tg
+import tinygrad_edu.nn.functional as F
+from tinygrad_edu.nn import layers
+
+RTOL, ATOL = 1e-10, 1e-12
+
+# name, our function, PyTorch's (by name in torch.nn.functional, with the same arguments)
+# and the points where it is not smooth (for the finite differences to keep away from)
+FUNCTIONS = [
+    ("gelu", lambda x: F.gelu(x), ("gelu", {}), []),
+    ("gelu tanh", lambda x: F.gelu(x, approximate="tanh"), ("gelu", {"approximate": "tanh"}), []),
+    ("silu", F.silu, ("silu", {}), []),
+    ("softplus", F.softplus, ("softplus", {}), [20.0]),
+    (
+        "softplus beta 2",
+        lambda x: F.softplus(x, beta=2.0, threshold=5.0),
+        ("softplus", {"beta": 2.0, "threshold": 5.0}),
+        [2.5],
+    ),
+    (
+        "softplus beta 0.5",
+        lambda x: F.softplus(x, 0.5, 3.0),
+        ("softplus", {"beta": 0.5, "threshold": 3.0}),
+        [6.0],
+    ),
+    ("hardtanh", F.hardtanh, ("hardtanh", {}), [-1.0, 1.0]),
+    (
+        "hardtanh -2 3",
+        lambda x: F.hardtanh(x, -2.0, 3.0),
+        ("hardtanh", {"min_val": -2.0, "max_val": 3.0}),
+        [-2.0, 3.0],
+    ),
+    ("relu6", F.relu6, ("relu6", {}), [0.0, 6.0]),
+    ("mish", F.mish, ("mish", {}), []),
+    ("celu", F.celu, ("celu", {}), []),
+    ("celu 2", lambda x: F.celu(x, alpha=2.0), ("celu", {"alpha": 2.0}), []),
+    ("celu 0.5", lambda x: F.celu(x, 0.5), ("celu", {"alpha": 0.5}), []),
+    ("softsign", F.softsign, ("softsign", {}), []),
+    ("hardswish", F.hardswish, ("hardswish", {}), [-3.0, 3.0]),
+]
+IDS = [f[0] for f in FUNCTIONS]
+
+# the kinks of every function above, and values where exp(x) overflows or underflows
+SPECIAL = [0.0, -1.0, 1.0, -2.0, 3.0, -3.0, 6.0, 2.5, 5.0, 20.0, 20.000001, 19.99999, 6.0]
+SPECIAL += [50.0, -50.0, 800.0, -800.0, 1e-9, -1e-9, -1e-7, 1e100, -1e100]
+
+
+def torch_function(spec):
+    torch = pytest.importorskip("torch")
+    name, kwargs = spec
+    fn = getattr(torch.nn.functional, name)
+    return lambda t: fn(t, **kwargs)
+
+
+def inputs():
+    rng = np.random.default_rng(0)
+    return np.concatenate([rng.normal(size=200) * 5, SPECIAL]).reshape(-1, 3)
+
+
+def compare(ours, theirs, x):
+    """Values and input gradients (for one random upstream gradient) of both, in float64."""
+    torch = pytest.importorskip("torch")
+    xs = tg.Tensor(x, requires_grad=True)
+    xt = torch.tensor(x, requires_grad=True)
+    out, tout = ours(xs), theirs(xt)
+    upstream = np.random.default_rng(1).normal(size=x.shape)
+    out.backward(upstream)
+    tout.backward(torch.tensor(upstream))
+    assert out.shape == tuple(tout.shape) and out.dtype == np.float64
+    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(xs.grad.data, xt.grad.numpy(), rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("name, ours, theirs, kinks", FUNCTIONS, ids=IDS)
+def test_functions_match_pytorch(name, ours, theirs, kinks):
+    compare(ours, torch_function(theirs), inputs())  # (a RuntimeWarning fails the test)
+
+
+@pytest.mark.parametrize("name, ours, theirs, kinks", FUNCTIONS, ids=IDS)
+def test_slopes_at_the_kinks_are_pytorchs(name, ours, theirs, kinks):
+    """Exactly the same gradient at the points where the function is not smooth."""
+    torch = pytest.importorskip("torch")
+    theirs = torch_function(theirs)
+    for point in kinks + [0.0]:
+        x = tg.Tensor([point], requires_grad=True)
+        xt = torch.tensor([point], dtype=torch.float64, requires_grad=True)
+        ours(x).sum().backward()
+        theirs(xt).sum().backward()
+        assert x.grad.data[0] == pytest.approx(xt.grad.item(), rel=1e-12, abs=1e-15), point
+
+
+MODULES = [
+    ("GELU", (), {}),
+    ("GELU", ("tanh",), {}),
+    ("SiLU", (), {}),
+    ("SiLU", (), {"inplace": True}),
+    ("Softplus", (), {}),
+    ("Softplus", (2.0, 10.0), {}),
+    ("Hardtanh", (), {}),
+    ("Hardtanh", (-2.0, 3.0), {"inplace": True}),
+    ("ReLU6", (), {}),
+    ("ReLU6", (True,), {}),
+    ("Mish", (), {}),
+    ("CELU", (), {}),
+    ("CELU", (2.0,), {"inplace": True}),
+    ("Softsign", (), {}),
+    ("Hardswish", (), {}),
+]
+
+
+@pytest.mark.parametrize(
+    "name, args, kwargs", MODULES, ids=[f"{m[0]}{m[1]}{m[2]}" for m in MODULES]
+)
+def test_modules_match_pytorch(name, args, kwargs):
+    torch = pytest.importorskip("torch")
+    ours = getattr(layers, name)(*args, **kwargs)
+    theirs = getattr(torch.nn, name)(*args, **kwargs)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == []
+    x = inputs()
+    compare(ours, lambda t: theirs(t.clone()), x)  # (theirs may work in place)
+
+
+def test_erf_matches_pytorch_and_math():
+    torch = pytest.importorskip("torch")
+    x = np.concatenate([np.linspace(-6, 6, 121), [0.0, 1e-300, -1e-9, 30.0, -30.0]])
+    compare(F.Erf.apply, torch.erf, x)
+    assert F.Erf.apply(tg.Tensor(0.5)).item() == math.erf(0.5)  # 0-d
+    out = F.Erf.apply(tg.Tensor(np.array([0.5, -1.0], dtype=np.float32)))
+    assert out.dtype == np.float32
+    assert F.Erf.apply(tg.Tensor(np.zeros((0, 3)))).shape == (0, 3)
+
+
+def test_float32_stays_float32():
+    x = tg.Tensor(np.linspace(-5, 5, 11, dtype=np.float32), requires_grad=True)
+    for name, ours, _, _ in FUNCTIONS:
+        out = ours(x)
+        assert out.dtype == np.float32, name
+        out.sum().backward()
+        assert x.grad.dtype == np.float32, name
+        x.grad = None
+
+
+def test_mlp_takes_the_new_activations_by_name():
+    mlp = layers.MLP([2, 4, 1], activation="gelu", output_activation="softplus")
+    assert isinstance(mlp[1], layers.GELU) and isinstance(mlp[3], layers.Softplus)
+    for name in ["silu", "mish", "softsign", "hardtanh", "relu6", "hardswish", "celu"]:
+        assert layers.MLP([2, 3, 1], activation=name)(tg.randn(5, 2)).shape == (5, 1)
+
+
+# ---- gradcheck and gradgradcheck over random shapes -------------------------------------------
+
+
+def away_from(values, kinks, margin=1e-3):
+    """Move values within ``margin`` of a kink by 10 * margin, so finite differences do not
+    straddle it."""
+    for kink in kinks:
+        near = np.abs(values - kink) < margin
+        values = np.where(near, values + 10 * margin, values)
+    return values
+
+
+@pytest.mark.parametrize("name, fn, theirs, kinks", FUNCTIONS, ids=IDS)
+@settings(max_examples=6, deadline=None)
+@given(
+    shape=st.lists(st.integers(1, 4), max_size=3),
+    scale=st.sampled_from([0.5, 3.0, 8.0]),
+    seed=st.integers(0, 2**16),
+)
+def test_gradcheck_and_gradgradcheck(name, fn, theirs, kinks, shape, scale, seed):
+    values = np.random.default_rng(seed).normal(size=tuple(shape)) * scale
+    x = tg.Tensor(away_from(values, kinks), requires_grad=True)
+    assert tg.gradcheck(fn, [x])
+    assert tg.gradgradcheck(fn, [x])
+
+
+@settings(max_examples=10, deadline=None)
+@given(shape=st.lists(st.integers(1, 4), max_size=3), seed=st.integers(0, 2**16))
+def test_erf_gradcheck_and_gradgradcheck(shape, seed):
+    x = tg.Tensor(np.random.default_rng(seed).normal(size=tuple(shape)) * 2, requires_grad=True)
+    assert tg.gradcheck(F.Erf.apply, [x])
+    assert tg.gradgradcheck(F.Erf.apply, [x])
+
+
+def test_modules_gradcheck_inside_a_network():
+    """The activations as layers of a small network, checked through the Linear layers."""
+    tg.manual_seed(0)
+    acts = [layers.GELU(), layers.SiLU(), layers.Mish(), layers.CELU(0.7), layers.Softsign()]
+    net = layers.Sequential(*[m for act in acts for m in (layers.Linear(3, 3), act)])
+    x = tg.Tensor(np.random.default_rng(0).normal(size=(2, 3)), requires_grad=True)
+    assert tg.gradcheck(net, [x])
+    assert tg.gradgradcheck(net, [x])
+
+
+# ---- errors -----------------------------------------------------------------------------------
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="GELU: approximate must be 'none' or 'tanh', got 'erf'"):
+        layers.GELU("erf")
+    with pytest.raises(ValueError, match="gelu: approximate must be 'none' or 'tanh', got 'x'"):
+        F.gelu(tg.randn(2), approximate="x")
+    with pytest.raises(ValueError, match=r"Hardtanh: max_val \(1\) must be greater than min_val"):
+        layers.Hardtanh(1, 1)
+    with pytest.raises(ValueError, match="CELU: alpha must not be 0"):
+        layers.CELU(0)
+    with pytest.raises(ValueError, match="celu: alpha must not be 0"):
+        F.celu(tg.randn(2), 0.0)
