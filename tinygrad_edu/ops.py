@@ -346,12 +346,15 @@ class Clip(Function):
 class Maximum(Function):
     @staticmethod
     def forward(ctx: Node, a, b):
-        ctx.share_a = (a > b) + 0.5 * (a == b)  # ties: half the gradient to each side
+        # PyTorch's shares: all to the larger side, half to each at a tie, and where either
+        # side is NaN (then so is the result) all to both, since neither is the smaller
+        half = np.where(a == b, 0.5, 1.0)
+        ctx.share_a, ctx.share_b = half * ~(a < b), half * ~(a > b)
         return np.maximum(a, b)
 
     @staticmethod
     def backward(ctx: Node, grad):
-        return grad * ctx.share_a, grad * (1 - ctx.share_a)
+        return grad * ctx.share_a, grad * ctx.share_b
 
 
 class Where(Function):
@@ -403,7 +406,7 @@ class Max(Function):
     @staticmethod
     def forward(ctx: Node, x, axis, keepdims):
         out = x.max(axis=axis, keepdims=True)
-        winners = x == out
+        winners = (x == out) | (np.isnan(x) & np.isnan(out))  # a NaN is the max, as in PyTorch
         ctx.share = winners / winners.sum(axis=axis, keepdims=True)  # ties share equally
         ctx.kept_shape = out.shape
         if keepdims:
@@ -477,6 +480,8 @@ def _negative_log_likelihood(log_probs: Any, rows: Any, target: Any, reduction: 
 def _finite_max(x: Any, axis: Any) -> Any:
     """The max along ``axis`` (kept as a length-1 axis), with infinities replaced by 0 so that
     x - max never computes inf - inf."""
+    if np.size(x) == 0:  # no elements to take a max of: shift by nothing
+        return np.zeros_like(np.sum(x, axis=axis, keepdims=True))
     m = x.max(axis=axis, keepdims=True)
     return np.where(np.isfinite(m), m, 0)
 

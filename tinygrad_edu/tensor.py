@@ -463,15 +463,15 @@ class Tensor:
         return self.sum(axes, keepdims) / _count(self.shape, axes)
 
     def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        """Largest value; where several elements tie, they share the gradient equally."""
-        if self.data.size == 0:
-            raise ValueError("max: the tensor is empty")
-        return ops.Max.apply(self, _axes("max", axis, self.ndim), keepdims)
+        """Largest value; where several elements tie, they share the gradient equally, and a
+        NaN is the largest (its position gets the gradient), as in PyTorch."""
+        axes = _reducible_axes("max", axis, self.shape)
+        return ops.Max.apply(self, axes, keepdims)
 
     def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         """Smallest value, min(x) = -max(-x); ties share the gradient equally."""
-        _axes("min", axis, self.ndim)  # so that an error names min
-        return -((-self).max(axis, keepdims))
+        axes = _reducible_axes("min", axis, self.shape)
+        return -ops.Max.apply(-self, axes, keepdims)
 
     def var(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
         """Variance, mean((x - mean(x))^2) * n / (n - ddof); ddof=0 as in NumPy."""
@@ -494,7 +494,8 @@ class Tensor:
         cancels in the derivative."""
         axes = _axes("logsumexp", axis, self.ndim)
         shift = ops._finite_max(self.data, axes)
-        total = (self - shift).exp().sum(axes, keepdims=True).log() + shift
+        with np.errstate(divide="ignore"):  # over no elements: log(0) = -inf, as in PyTorch
+            total = (self - shift).exp().sum(axes, keepdims=True).log() + shift
         return total if keepdims else total.reshape(_reduced_shape(self.shape, axes))
 
     def softmax(self, axis: int = -1) -> Tensor:
@@ -805,11 +806,13 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray | np.generic:
 
 
 def _operand(x: Any) -> Any:
-    """The other side of a binary operator: a Tensor, a number, or an array (a constant)."""
+    """The other side of a binary operator: a Tensor, a number, or an array (a constant). An
+    array is copied, as Tensor() copies it: the graph keeps the values it was computed from,
+    whatever the caller does to the array before backward."""
     if isinstance(x, _READY_OPERANDS):
         return x
     if isinstance(x, np.ndarray):
-        return x if x.dtype.kind in "biuf" else NotImplemented
+        return x.copy() if x.dtype.kind in "biuf" else NotImplemented
     if isinstance(x, (list, tuple)):
         return _to_array(x, None)
     if isinstance(x, numbers.Real):
@@ -892,6 +895,20 @@ def _axes(op: str, axis: Axis, ndim: int, unique: bool = True) -> tuple[int, ...
     if unique and len(set(result)) != len(result):
         raise ValueError(f"{op}: axis {axis!r} repeats an axis")
     return tuple(result)
+
+
+def _reducible_axes(op: str, axis: Axis, shape: tuple) -> tuple[int, ...] | None:
+    """The axes of a max or min, which has no value over no elements."""
+    axes = _axes(op, axis, len(shape))
+    if axes is None and math.prod(shape) == 0:
+        raise ValueError(
+            f"{op}: the tensor is empty (shape {shape}); give the dim to reduce over, as in "
+            f"x.{op}(0)"
+        )
+    for a in axes or ():
+        if shape[a] == 0:
+            raise IndexError(f"{op}(): Expected reduction dim {a} to have non-zero size.")
+    return axes
 
 
 def _count(shape: tuple, axes: tuple | None) -> int:

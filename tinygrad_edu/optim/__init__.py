@@ -167,6 +167,7 @@ class Optimizer:
             if state is None:  # the first step of this parameter
                 state = all_state[p] = {}
             self._update(p, g, group, state)
+            p._bump_version()  # changed in place: a graph that saved it can no longer use it
         return loss
 
     def _grad_array(self, p: Tensor, index: int) -> np.ndarray:
