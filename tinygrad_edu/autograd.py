@@ -108,7 +108,8 @@ class Node:
         "grad_output",
         "released",
         "_saved",
-        "_forward_values",  # what forward received and returned, to tell what each saved value is
+        "_forward_inputs",  # the arrays forward received and returned: to tell which tensor
+        "_forward_output",  # each saved value is
         "_saved_at",  # the count of in-place changes when forward saved its values
         "_output",  # the output tensor, only while this node's backward runs
         "_create_graph",
@@ -125,7 +126,8 @@ class Node:
         self.grad_output = None
         self.released = False
         self._saved: tuple = ()
-        self._forward_values: tuple = ()
+        self._forward_inputs: tuple = ()
+        self._forward_output = None
         self._saved_at = 0
         self._output = None
         self._create_graph = False
@@ -164,7 +166,7 @@ class Node:
         whatever backward computes from them is recorded."""
         if self.released:
             raise RuntimeError(FREED_MESSAGE)
-        if self._forward_values and self._saved_at != _in_place_changes[0]:
+        if self._forward_inputs and self._saved_at != _in_place_changes[0]:
             # something was changed in place since forward: was it a value saved here?
             for value in self._saved:
                 _check_unchanged(self, self._tensor_of(value))
@@ -175,12 +177,9 @@ class Node:
     def _tensor_of(self, value: Any) -> Any:
         """The tensor a saved value is: input ``i`` if it is the very array forward received
         as its argument ``i``, the output if it is the array forward returned, else None."""
-        if not self._forward_values:  # a node that Function.apply did not record
-            return None
-        inputs, output = self._forward_values
-        if value is output:
+        if value is self._forward_output and value is not None:
             return self._output
-        for i, array in enumerate(inputs):
+        for i, array in enumerate(self._forward_inputs):
             if value is array:
                 return self.parents[i]
         return None
@@ -203,7 +202,8 @@ class Node:
         The node stays in the graph for drawings: it keeps small inputs as they are, and in
         place of each large input that is not a parameter a `FreedValue` (shared through
         ``freed``, one per tensor)."""
-        self._saved = self._forward_values = ()
+        self._saved = self._forward_inputs = ()
+        self._forward_output = None
         self.__dict__.clear()
         self.released = True
         for parent in self.parents:
@@ -328,7 +328,7 @@ class Function:
         if not isinstance(data, (np.ndarray, np.generic)):
             data = np.asarray(data)
         if record and node._saved:  # kept until backward: which saved value is which
-            node._forward_values = (tuple(arrays), data)
+            node._forward_inputs, node._forward_output = tuple(arrays), data
             node._saved_at = _in_place_changes[0]
         out = _Tensor._from_op(data, node if record else None)
         if hooks.observer is not None:

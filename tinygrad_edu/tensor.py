@@ -282,31 +282,31 @@ class Tensor:
         return _binary(ops.Add, self, other)
 
     def __radd__(self, other: Any) -> Tensor:
-        return _binary(ops.Add, other, self)
+        return _binary(ops.Add, self, other, reflected=True)
 
     def __sub__(self, other: Any) -> Tensor:
         return _binary(ops.Sub, self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
-        return _binary(ops.Sub, other, self)
+        return _binary(ops.Sub, self, other, reflected=True)
 
     def __mul__(self, other: Any) -> Tensor:
         return _binary(ops.Mul, self, other)
 
     def __rmul__(self, other: Any) -> Tensor:
-        return _binary(ops.Mul, other, self)
+        return _binary(ops.Mul, self, other, reflected=True)
 
     def __truediv__(self, other: Any) -> Tensor:
         return _binary(ops.Div, self, other)
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return _binary(ops.Div, other, self)
+        return _binary(ops.Div, self, other, reflected=True)
 
     def __pow__(self, other: Any) -> Tensor:
         return _binary(ops.Pow, self, other)
 
     def __rpow__(self, other: Any) -> Tensor:
-        return _binary(ops.Pow, other, self)
+        return _binary(ops.Pow, self, other, reflected=True)
 
     def __matmul__(self, other: Any) -> Tensor:
         other = _operand(other)
@@ -823,16 +823,20 @@ def _operand(x: Any) -> Any:
 _READY_OPERANDS = (Tensor, float, int, np.generic)
 
 
-def _binary(function: type, a: Any, b: Any) -> Any:
-    """``a (op) b`` for an arithmetic operator; one side is a Tensor, the other may be a
-    Tensor, a number or an array (NotImplemented for anything else, as Python expects)."""
-    a, b = _operand(a), _operand(b)
-    if a is NotImplemented or b is NotImplemented:
+def _binary(function: type, tensor: Tensor, other: Any, reflected: bool = False) -> Any:
+    """``tensor (op) other`` for an arithmetic operator, or ``other (op) tensor`` when
+    ``reflected``. The other side may be a Tensor, a number or an array (NotImplemented for
+    anything else, as Python expects)."""
+    other = _operand(other)
+    if other is NotImplemented:
         return NotImplemented
-    return function.apply(*promote(a, b))
+    if type(other) not in _PYTHON_NUMBERS:  # NumPy keeps the tensor's dtype for those
+        tensor, other = promote(tensor, other)
+    return function.apply(other, tensor) if reflected else function.apply(tensor, other)
 
 
 _KIND_ORDER = {"b": 0, "u": 1, "i": 1, "f": 2}
+_PYTHON_NUMBERS = (float, int, bool)
 
 
 def promote(a: Any, b: Any) -> tuple[Any, Any]:
@@ -842,12 +846,12 @@ def promote(a: Any, b: Any) -> tuple[Any, Any]:
     np.sqrt(64)`` stay float32; one of a higher kind gives its own dtype (an int tensor times a
     0-d float32 is float32). Python numbers already act so in NumPy, and everything else
     (two 0-d operands, or two with dimensions) follows NumPy."""
-    a_dtype, b_dtype = getattr(a, "dtype", None), getattr(b, "dtype", None)
-    if a_dtype is None or b_dtype is None or a_dtype == b_dtype:  # a Python number, or alike
+    if type(a) in _PYTHON_NUMBERS or type(b) in _PYTHON_NUMBERS:
         return a, b
-    a_0d, b_0d = np.ndim(_plain(a)) == 0, np.ndim(_plain(b)) == 0
-    if a_0d == b_0d:
+    a_data, b_data = _plain(a), _plain(b)
+    if a_data.dtype == b_data.dtype or (a_data.ndim == 0) == (b_data.ndim == 0):
         return a, b
+    b_0d = b_data.ndim == 0
     dims, zero_d = (a, b) if b_0d else (b, a)
     if _KIND_ORDER[zero_d.dtype.kind] <= _KIND_ORDER[dims.dtype.kind]:
         zero_d = _as_dtype(zero_d, dims.dtype)
@@ -872,7 +876,7 @@ def _tensor(x: Any) -> Tensor:
 
 
 def _plain(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
 
 
 def _axes(op: str, axis: Axis, ndim: int, unique: bool = True) -> tuple[int, ...] | None:
