@@ -34,12 +34,9 @@ def neuron() -> tg.Tensor:
     for tensor, name in [(x1w1, "x1*w1"), (x2w2, "x2*w2"), (x1w1x2w2, "x1*w1 + x2*w2")]:
         tensor.name = name
     n.name, o.name = "n", "o"
-    # Only leaves keep their .grad after backward; retain_grad() keeps it for the others too.
-    for tensor in (x1w1, x2w2, x1w1x2w2, n, o):
-        tensor.retain_grad()
-    # retain_graph=True: an ordinary backward frees the graph, and there would be nothing left
-    # to draw.
-    o.backward(retain_graph=True)
+    # After backward the graph is still there to draw, each value with the gradient that
+    # flowed through it (as micrograd's lecture shows it).
+    o.backward()
     return o
 
 

@@ -134,8 +134,7 @@ def neuron_graph(weights: list[tuple[np.ndarray, np.ndarray]]) -> tg.Tensor:
     x = [tg.Tensor(v, name=f"x{i + 1}") for i, v in enumerate(X[0])]
     out = neuron(x)
     out.name = "out"
-    out.retain_grad()  # show dout/dout = 1 in the drawing too
-    out.backward(retain_graph=True)  # keep the graph to draw it
+    out.backward()  # the graph stays drawable, with the gradient that flowed through each value
     return out
 
 
