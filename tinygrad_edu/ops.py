@@ -629,3 +629,6 @@ class Concatenate(Function):
             grads.append(grad[before + (slice(start, start + size),)])
             start += size
         return (None, *grads)
+
+
+# ---- more of PyTorch's operations: elementwise math, gathering and scattering -----------------

@@ -632,6 +632,8 @@ class Tensor:
         selected twice receives both gradients."""
         return ops.Index.apply(self, _index(index))
 
+    # ---- more of PyTorch's operations: elementwise math, gathering and scattering -------------
+
 
 autograd.register_tensor_class(Tensor)  # the engine creates and recognises Tensors from now on
 
