@@ -9,11 +9,23 @@
 ``modules.py`` holds `Module` and `Parameter` (how a network finds its weights), buffers,
 hooks and the containers; ``layers.py`` the layers; ``attention.py`` multi-head attention;
 ``functional.py`` the activations, losses, normalisations and attention as functions;
-``init.py`` the weight initialisations; ``utils.py`` gradient clipping.
+``conv.py`` convolution and pooling; ``init.py`` the weight initialisations; ``utils.py``
+gradient clipping.
 """
 
 from . import functional, init, utils
 from .attention import MultiheadAttention
+from .conv import (
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    Conv1d,
+    Conv2d,
+    ConvTranspose2d,
+    MaxPool1d,
+    MaxPool2d,
+    Unflatten,
+)
 from .layers import (
     CELU,
     ELU,
@@ -49,11 +61,17 @@ from .layers import (
 from .modules import IncompatibleKeys, Module, ModuleList, Parameter, Sequential
 
 __all__ = [
+    "AdaptiveAvgPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
     "BatchNorm2d",
     "CELU",
+    "Conv1d",
+    "Conv2d",
+    "ConvTranspose2d",
     "CrossEntropyLoss",
     "Dropout",
     "ELU",
@@ -70,6 +88,8 @@ __all__ = [
     "LogSoftmax",
     "MLP",
     "MSELoss",
+    "MaxPool1d",
+    "MaxPool2d",
     "Mish",
     "Module",
     "ModuleList",
@@ -85,6 +105,7 @@ __all__ = [
     "Softplus",
     "Softsign",
     "Tanh",
+    "Unflatten",
     "functional",
     "init",
     "utils",

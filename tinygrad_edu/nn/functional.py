@@ -29,6 +29,16 @@ from ..creation import generator
 from ..grad_mode import no_grad
 from ..ops import math_for
 from ..tensor import Tensor, maximum, where
+from .conv import adaptive_avg_pool2d as adaptive_avg_pool2d
+from .conv import avg_pool1d as avg_pool1d
+from .conv import avg_pool2d as avg_pool2d
+from .conv import conv1d as conv1d
+from .conv import conv2d as conv2d
+from .conv import conv_transpose2d as conv_transpose2d
+from .conv import fold as fold
+from .conv import max_pool1d as max_pool1d
+from .conv import max_pool2d as max_pool2d
+from .conv import unfold as unfold
 
 # ---- activations ----------------------------------------------------------------------------
 
