@@ -104,7 +104,6 @@ MISTAKES = {
     "expand_fewer_dims": (lambda a, b: a.expand(3), ValueError, ["expand", "(2, 3)"]),
     "expand_new_minus_one": (lambda a, b: a.expand(-1, 2, 3), ValueError, ["expand", "-1"]),
     "permute_not_a_permutation": (lambda a, b: a.permute(0, 0), ValueError, ["permute"]),
-    "squeeze_not_one": (lambda a, b: a.squeeze(0), ValueError, ["squeeze", "axis 0", "2"]),
     "cat_shapes": (lambda a, b: tg.cat([a, b]), ValueError, ["cat", "(4, 5)", "(2, 3)"]),
     "cat_empty": (lambda a, b: tg.cat([]), ValueError, ["cat"]),
     "cat_0d": (lambda a, b: tg.cat([Tensor(1.0), Tensor(2.0)]), ValueError, ["cat", "stack"]),
@@ -176,7 +175,7 @@ def test_axis_out_of_range_names_the_operation(op):
     a, _ = make_tensors()
     before = snapshot(a)
     with pytest.raises(
-        ValueError, match=rf"^{op}: axis -?\d is out of range for a tensor with \d dimensions"
+        IndexError, match=rf"^{op}: dim -?\d is out of range for a tensor with \d dimensions"
     ):
         AXIS_MISTAKES[op](a)
     assert_unchanged(before, [a])

@@ -424,25 +424,25 @@ CASES = [
     ),
     Case(
         "max",
-        lambda x, axis, keepdims: x.max(axis, keepdims),
+        lambda x, axis, keepdims: x.max(axis=axis, keepdims=keepdims),
         lambda x, axis, keepdims: np.max(x, np_axis(axis), keepdims=keepdims),
         reduction(distinct),
     ),
     Case(
         "min",
-        lambda x, axis, keepdims: x.min(axis, keepdims),
+        lambda x, axis, keepdims: x.min(axis=axis, keepdims=keepdims),
         lambda x, axis, keepdims: np.min(x, np_axis(axis), keepdims=keepdims),
         reduction(distinct),
     ),
     Case(
         "var",
-        lambda x, axis, keepdims, ddof: x.var(axis, keepdims, ddof),
+        lambda x, axis, keepdims, ddof: x.var(axis=axis, keepdims=keepdims, ddof=ddof),
         lambda x, axis, keepdims, ddof: np.var(x, np_axis(axis), keepdims=keepdims, ddof=ddof),
         reduction(ddof=True),
     ),
     Case(
         "std",
-        lambda x, axis, keepdims, ddof: x.std(axis, keepdims, ddof),
+        lambda x, axis, keepdims, ddof: x.std(axis=axis, keepdims=keepdims, ddof=ddof),
         lambda x, axis, keepdims, ddof: np.std(x, np_axis(axis), keepdims=keepdims, ddof=ddof),
         reduction(distinct, min_dims=1, min_side=2, ddof=True),
     ),
@@ -543,7 +543,7 @@ CASES = [
     ),
     Case(
         "normalise",
-        lambda x: (x - x.mean(0)) / (x.std(0) + 0.1),
+        lambda x: (x - x.mean(0)) / (x.std(0, unbiased=False) + 0.1),
         lambda x: (x - x.mean(0)) / (x.std(0) + 0.1),
         unary(distinct, hnp.array_shapes(min_dims=1, max_dims=2, min_side=2, max_side=3)),
     ),

@@ -216,13 +216,18 @@ def test_in_place_on_a_tensor_requiring_grad_only_under_no_grad():
     assert w.requires_grad and w.is_leaf
 
 
-def test_in_place_with_a_tensor_requiring_grad_on_the_right_is_refused():
+def test_in_place_with_a_tensor_requiring_grad_on_the_right_is_recorded():
+    """As in PyTorch: the constant becomes a computed tensor, part of the graph."""
     c = Tensor([1.0, 2.0])
     w = Tensor([1.0, 1.0], requires_grad=True)
-    with pytest.raises(RuntimeError, match="in-place"):
-        c += w
-    c += w.detach()
-    np.testing.assert_array_equal(c.data, [2.0, 3.0])
+    c += w
+    assert c.requires_grad and c.grad_fn is not None
+    (c * c).sum().backward()
+    np.testing.assert_array_equal(w.grad.data, [4.0, 6.0])
+    d = Tensor([1.0, 2.0])
+    d += w.detach()
+    np.testing.assert_array_equal(d.data, [2.0, 2.0 + 1.0])
+    assert not d.requires_grad
 
 
 def test_in_place_keeps_the_dtype():

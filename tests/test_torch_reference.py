@@ -68,8 +68,8 @@ UNARY = {
     "mean": (Tensor.mean, torch.mean, real),
     "max": (Tensor.max, torch.amax, distinct),
     "min": (Tensor.min, torch.amin, distinct),
-    "var": (Tensor.var, lambda x: torch.var(x, correction=0), distinct),
-    "std": (Tensor.std, lambda x: torch.std(x, correction=0), distinct),
+    "var": (lambda x: x.var(correction=0), lambda x: torch.var(x, correction=0), distinct),
+    "std": (lambda x: x.std(correction=0), lambda x: torch.std(x, correction=0), distinct),
     "logsumexp": (Tensor.logsumexp, lambda x: torch.logsumexp(x, dims(x, None)), real),
     "flatten": (Tensor.flatten, torch.flatten, real),
     "T": (lambda x: x.T, lambda x: x.permute(tuple(reversed(range(x.ndim)))), real),
@@ -97,17 +97,23 @@ AXIS_OPS = {
     # name: (tinygrad_edu(x, axis, keepdims), torch(x, axis, keepdims))
     "sum": (Tensor.sum, lambda x, a, k: torch.sum(x, dims(x, a), keepdim=k)),
     "mean": (Tensor.mean, lambda x, a, k: torch.mean(x, dims(x, a), keepdim=k)),
-    "max": (Tensor.max, lambda x, a, k: torch.amax(x, dims(x, a), keepdim=k)),
-    "min": (Tensor.min, lambda x, a, k: torch.amin(x, dims(x, a), keepdim=k)),
-    "var": (Tensor.var, lambda x, a, k: torch.var(x, dims(x, a), correction=0, keepdim=k)),
-    "var_ddof1": (
-        lambda x, a, k: x.var(a, k, ddof=1),
-        lambda x, a, k: torch.var(x, dims(x, a), correction=1, keepdim=k),
+    "amax": (Tensor.amax, lambda x, a, k: torch.amax(x, dims(x, a), keepdim=k)),
+    "amin": (Tensor.amin, lambda x, a, k: torch.amin(x, dims(x, a), keepdim=k)),
+    "var_biased": (
+        lambda x, a, k: x.var(a, keepdim=k, correction=0),
+        lambda x, a, k: torch.var(x, dims(x, a), correction=0, keepdim=k),
     ),
-    "std": (Tensor.std, lambda x, a, k: torch.std(x, dims(x, a), correction=0, keepdim=k)),
-    "std_ddof1": (
-        lambda x, a, k: x.std(a, k, ddof=1),
-        lambda x, a, k: torch.std(x, dims(x, a), correction=1, keepdim=k),
+    "var": (  # unbiased by default, as in PyTorch
+        lambda x, a, k: x.var(a, keepdim=k),
+        lambda x, a, k: torch.var(x, dims(x, a), keepdim=k),
+    ),
+    "std_biased": (
+        lambda x, a, k: x.std(a, keepdim=k, unbiased=False),
+        lambda x, a, k: torch.std(x, dims(x, a), unbiased=False, keepdim=k),
+    ),
+    "std": (
+        lambda x, a, k: x.std(a, keepdim=k),
+        lambda x, a, k: torch.std(x, dims(x, a), keepdim=k),
     ),
     "logsumexp": (Tensor.logsumexp, lambda x, a, k: torch.logsumexp(x, dims(x, a), keepdim=k)),
 }
@@ -280,13 +286,13 @@ KINKS = {
     "max_ties": (Tensor.max, torch.amax, [[3.0, 1.0, 3.0], [3.0, 0.0, 2.0]]),
     "max_ties_full": (Tensor.max, torch.max, [[3.0, 1.0, 3.0], [3.0, 0.0, 2.0]]),
     "min_ties_axis": (
-        lambda x: x.min(1),
+        lambda x: x.amin(1),
         lambda x: torch.amin(x, 1),
         [[1.0, 1.0, 3.0], [0.0, 0.0, 0.0]],
     ),
     "pow_square_at_zero": (lambda x: x**2, lambda x: x**2, [0.0, 1.0]),
     "pow_zero_at_zero": (lambda x: x**0, lambda x: x**0, [0.0, 1.0]),
-    "std_of_equal_values": (Tensor.std, lambda x: torch.std(x, correction=0), [2.0, 2.0, 2.0]),
+    "std_of_equal_values": (Tensor.std, torch.std, [2.0, 2.0, 2.0]),
     "sigmoid_extremes": (Tensor.sigmoid, torch.sigmoid, [-800.0, 0.0, 800.0]),
     "softmax_extremes": (Tensor.softmax, lambda x: torch.softmax(x, -1), [1000.0, 0.0, -1000.0]),
     "logsumexp_extremes": (

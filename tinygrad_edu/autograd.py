@@ -101,7 +101,7 @@ class Node:
 
     __slots__ = (
         "function",
-        "parents",
+        "_parents",
         "number",  # nodes are numbered as they are created: inputs always before their users
         "scope",
         "origin",  # where in the user's code it was created, when a debugging tool asks
@@ -119,7 +119,7 @@ class Node:
 
     def __init__(self, function: type[Function], parents: tuple) -> None:
         self.function = function
-        self.parents = parents
+        self._parents = parents
         self.number = next(_node_numbers)
         self.scope = hooks.scope
         self.origin = None
@@ -131,6 +131,15 @@ class Node:
         self._saved_at = 0
         self._output = None
         self._create_graph = False
+
+    @property
+    def parents(self) -> tuple:
+        """The arguments ``forward`` was called with. A tensor that was changed in place
+        afterwards, inside a graph (``c += 1`` on a tensor that requires grad), is given as the
+        value it had then: this node was computed from that one."""
+        if not _changed_in_graph[0]:  # nothing was ever changed in place inside a graph
+            return self._parents
+        return tuple([value_as_of(p, self.number) for p in self._parents])
 
     @property
     def name(self) -> str:
@@ -206,10 +215,12 @@ class Node:
         self._forward_output = None
         self.__dict__.clear()
         self.released = True
-        for parent in self.parents:
+        parents = self.parents
+        for parent in parents:
             if isinstance(parent, _Tensor) and parent.data.size > KEEP_AFTER_FREE:
-                self.parents = tuple(_kept_after_free(p, freed) for p in self.parents)
+                parents = tuple(_kept_after_free(p, freed) for p in parents)
                 break
+        self._parents = parents
         if self.grad_output is not None and self.grad_output.size > KEEP_AFTER_FREE:
             self.grad_output = None
 
@@ -220,6 +231,22 @@ class Node:
 Context = Node  # the name of ``ctx``'s class in earlier versions
 _node_numbers = itertools.count()
 _in_place_changes = [0]  # how many in-place changes this process made (see saved_tensors)
+_changed_in_graph = [0]  # how many of those were recorded in a graph (see Node.parents)
+
+
+def note_changed_in_graph(tensor: Any, previous: Any, node: Node) -> None:
+    """``tensor`` now stands for the result of ``node``, an in-place operation recorded in a
+    graph; nodes created before it were computed from ``previous``, the value it had."""
+    _changed_in_graph[0] += 1
+    tensor._replaced = (tensor._replaced or ()) + ((node.number, previous),)
+
+
+def value_as_of(value: Any, number: int) -> Any:
+    """What ``value`` stood for when node ``number`` was created (see note_changed_in_graph)."""
+    for limit, previous in getattr(value, "_replaced", None) or ():
+        if number < limit:
+            return previous
+    return value
 
 
 def note_in_place_change(counter: list) -> None:

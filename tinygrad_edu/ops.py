@@ -613,6 +613,23 @@ class IndexAdd(Function):
         return grad[ctx.index], None, None
 
 
+class IndexPut(Function):
+    """``x`` with ``values`` written at ``index`` (``x[index] = values`` inside a graph): the
+    gradient goes to ``values`` where they were written, and to ``x`` everywhere else."""
+
+    @staticmethod
+    def forward(ctx: Node, x, values, index):
+        out = np.array(x, copy=True)
+        out[index] = values
+        ctx.index, ctx.kept = index, np.ones(np.shape(x), dtype=bool)
+        ctx.kept[index] = False  # the positions of x that were not overwritten
+        return out
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        return grad * ctx.kept, grad[ctx.index], None
+
+
 class Concatenate(Function):
     @staticmethod
     def forward(ctx: Node, axis, *tensors):
@@ -632,3 +649,656 @@ class Concatenate(Function):
 
 
 # ---- more of PyTorch's operations: elementwise math, gathering and scattering -----------------
+#
+# The math of these backwards that has no operator (sin, cos, cumsum, einsum ...) goes through
+# `more_math_for(ctx)`, which extends `math_for(ctx)`: NumPy in an ordinary backward, these
+# primitives themselves under create_graph.
+
+
+class MoreArrayMath(ArrayMath):
+    """`ArrayMath` and the functions the primitives below need: an ordinary backward."""
+
+    sin = staticmethod(np.sin)
+    cos = staticmethod(np.cos)
+    sinh = staticmethod(np.sinh)
+    cosh = staticmethod(np.cosh)
+
+    @staticmethod
+    def cumsum(x: Any, axis: int) -> Any:
+        return np.cumsum(x, axis=axis)
+
+    @staticmethod
+    def cumprod(x: Any, axis: int) -> Any:
+        return np.cumprod(x, axis=axis)
+
+    @staticmethod
+    def einsum(equation: str, *operands: Any) -> Any:
+        return _einsum(equation, operands)
+
+    @staticmethod
+    def where(condition: Any, a: Any, b: Any) -> Any:
+        return np.where(condition, a, b)
+
+
+class MoreGraphMath(GraphMath):
+    """The same, recorded: ``backward(create_graph=True)``."""
+
+    @staticmethod
+    def sin(x: Any) -> Any:
+        return Sin.apply(x)
+
+    @staticmethod
+    def cos(x: Any) -> Any:
+        return Cos.apply(x)
+
+    @staticmethod
+    def sinh(x: Any) -> Any:
+        return Sinh.apply(x)
+
+    @staticmethod
+    def cosh(x: Any) -> Any:
+        return Cosh.apply(x)
+
+    @staticmethod
+    def cumsum(x: Any, axis: int) -> Any:
+        return Cumsum.apply(x, axis)
+
+    @staticmethod
+    def cumprod(x: Any, axis: int) -> Any:
+        return Cumprod.apply(x, axis)
+
+    @staticmethod
+    def einsum(equation: str, *operands: Any) -> Any:
+        return Einsum.apply(equation, *operands)
+
+    @staticmethod
+    def where(condition: Any, a: Any, b: Any) -> Any:
+        return Where.apply(condition, a, b)
+
+
+def more_math_for(ctx: Node) -> type:
+    """`math_for` with sin, cos, sinh, cosh, cumsum, cumprod, einsum and where besides."""
+    return MoreGraphMath if ctx.create_graph else MoreArrayMath
+
+
+def _zeros_like(grad: Any) -> Any:
+    """The gradient of a piecewise-constant function: zeros (a constant, also under
+    create_graph), as PyTorch's ``zeros_like(grad)``; ``grad * 0`` would turn an infinite
+    upstream gradient into NaN."""
+    return np.zeros(grad.shape, dtype=grad.dtype)
+
+
+_LN2 = float(np.log(2.0))  # Python floats: they keep a float32 gradient float32
+_LN10 = float(np.log(10.0))
+
+
+# ---- piecewise constant: zero gradient, as in PyTorch ------------------------------------------
+
+
+class Floor(Function):
+    @staticmethod
+    def forward(ctx: Node, x):
+        return np.floor(x)
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        return _zeros_like(grad)  # flat between the steps; PyTorch takes 0 at the steps too
+
+
+class Ceil(Function):
+    @staticmethod
+    def forward(ctx: Node, x):
+        return np.ceil(x)
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        return _zeros_like(grad)
+
+
+class Trunc(Function):
+    @staticmethod
+    def forward(ctx: Node, x):
+        return np.trunc(x)
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        return _zeros_like(grad)
+
+
+class Round(Function):
+    @staticmethod
+    def forward(ctx: Node, x, decimals):
+        # halves go to the even neighbour (2.5 -> 2), as in PyTorch; with decimals, x is scaled
+        # by 10^decimals, rounded and scaled back
+        return np.round(x, decimals)
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        return _zeros_like(grad), None
+
+
+class Sign(Function):
+    @staticmethod
+    def forward(ctx: Node, x):
+        return np.sign(x)
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        return _zeros_like(grad)
+
+
+class DivideRounded(Function):
+    """a / b rounded towards zero (``rounding_mode="trunc"``) or down (``"floor"``, Python's
+    ``//``, computed as Python does for floats: ``1.0 // 0.1`` is 9.0). Its gradient is 0 for
+    both, as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx: Node, a, b, rounding_mode):
+        integer = np.result_type(a, b).kind in "biu"
+        with np.errstate(divide="ignore", invalid="ignore"):  # x/0: inf or nan, as PyTorch
+            if rounding_mode == "floor":
+                return np.floor_divide(a, b)
+            if integer:  # exact: the quotient of the magnitudes, with the sign of a * b
+                return np.sign(a) * np.sign(b) * np.floor_divide(np.abs(a), np.abs(b))
+            return np.trunc(np.true_divide(a, b))
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        return _zeros_like(grad), _zeros_like(grad), None
+
+
+class Remainder(Function):
+    """a - b * floor(a / b), with the sign of b (Python's ``%``, PyTorch's ``remainder``)."""
+
+    @staticmethod
+    def forward(ctx: Node, a, b):
+        with np.errstate(divide="ignore", invalid="ignore"):  # x % 0.0 is nan, as PyTorch
+            ctx.quotient = np.floor_divide(a, b)  # piecewise constant: a constant here
+            return np.remainder(a, b)
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        # d/da = 1, d/db = -floor(a / b), as in PyTorch
+        need_b = ctx.needs_input_grad[1]
+        return grad, (grad * -ctx.quotient if need_b else None)
+
+
+# ---- smooth elementwise functions ------------------------------------------------------------
+
+
+class Sin(Function):
+    @staticmethod
+    def forward(ctx: Node, x):
+        ctx.save_for_backward(x)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        (x,) = ctx.saved_tensors
+        return grad * more_math_for(ctx).cos(x)  # sin' = cos
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx: Node, x):
+        ctx.save_for_backward(x)
+        return np.cos(x)
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        (x,) = ctx.saved_tensors
+        return grad * -more_math_for(ctx).sin(x)  # cos' = -sin
+
+
+class Tan(Function):
+    @staticmethod
+    def forward(ctx: Node, x):
+        out = np.tan(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (1 + out * out)  # tan' = 1 + tan^2
+
+
+class Asin(Function):
+    @staticmethod
+    def forward(ctx: Node, x):
+        ctx.save_for_backward(x)
+        return np.arcsin(x)
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        (x,) = ctx.saved_tensors
+        with np.errstate(divide="ignore"):  # inf at x = +-1, as in PyTorch
+            return grad * (1 - x * x) ** -0.5  # asin' = 1 / sqrt(1 - x^2)
+
+
+class Acos(Function):
+    @staticmethod
+    def forward(ctx: Node, x):
+        ctx.save_for_backward(x)
+        return np.arccos(x)
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        (x,) = ctx.saved_tensors
+        with np.errstate(divide="ignore"):
+            return grad * -((1 - x * x) ** -0.5)  # acos' = -1 / sqrt(1 - x^2)
+
+
+class Atan(Function):
+    @staticmethod
+    def forward(ctx: Node, x):
+        ctx.save_for_backward(x)
+        return np.arctan(x)
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        (x,) = ctx.saved_tensors
+        return grad / (1 + x * x)  # atan' = 1 / (1 + x^2)
+
+
+class Atan2(Function):
+    """The angle of the point (b, a): atan2(a, b), in (-pi, pi]."""
+
+    @staticmethod
+    def forward(ctx: Node, a, b):
+        ctx.save_for_backward(a, b)
+        return np.arctan2(a, b)
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        with np.errstate(divide="ignore", invalid="ignore"):  # at (0, 0): nan, as PyTorch
+            scaled = grad / (a * a + b * b)
+            # d/da atan2(a, b) = b / (a^2 + b^2), d/db = -a / (a^2 + b^2)
+            return (scaled * b if need_a else None), (scaled * -a if need_b else None)
+
+
+class Sinh(Function):
+    @staticmethod
+    def forward(ctx: Node, x):
+        ctx.save_for_backward(x)
+        return np.sinh(x)
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        (x,) = ctx.saved_tensors
+        return grad * more_math_for(ctx).cosh(x)  # sinh' = cosh
+
+
+class Cosh(Function):
+    @staticmethod
+    def forward(ctx: Node, x):
+        ctx.save_for_backward(x)
+        return np.cosh(x)
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        (x,) = ctx.saved_tensors
+        return grad * more_math_for(ctx).sinh(x)  # cosh' = sinh
+
+
+class Expm1(Function):
+    @staticmethod
+    def forward(ctx: Node, x):
+        out = np.expm1(x)  # accurate e^x - 1 for tiny x
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (out + 1)  # d/dx (e^x - 1) = e^x
+
+
+class Exp2(Function):
+    @staticmethod
+    def forward(ctx: Node, x):
+        out = np.exp2(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (out * _LN2)  # d/dx 2^x = 2^x ln 2
+
+
+class Log2(Function):
+    @staticmethod
+    def forward(ctx: Node, x):
+        ctx.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):  # -inf at 0, nan below, as PyTorch
+            return np.log2(x)
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        (x,) = ctx.saved_tensors
+        return grad / (x * _LN2)  # d/dx log2 x = 1 / (x ln 2)
+
+
+class Log10(Function):
+    @staticmethod
+    def forward(ctx: Node, x):
+        ctx.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log10(x)
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        (x,) = ctx.saved_tensors
+        return grad / (x * _LN10)  # d/dx log10 x = 1 / (x ln 10)
+
+
+class Rsqrt(Function):
+    @staticmethod
+    def forward(ctx: Node, x):
+        with np.errstate(divide="ignore", invalid="ignore"):  # inf at 0, as PyTorch
+            out = 1 / np.sqrt(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        (out,) = ctx.saved_tensors
+        return grad * (out * out * out) * -0.5  # d/dx x^(-1/2) = -x^(-3/2) / 2
+
+
+class Clamp(Function):
+    """x limited to [low, high], where low and high may be tensors (broadcast) or None:
+    min(max(x, low), high). As in PyTorch, x gets the gradient where low <= x <= high; low
+    where x < low (and low < high); high where x > high, or everywhere low > high (the result
+    is then high)."""
+
+    @staticmethod
+    def forward(ctx: Node, x, low, high):
+        out = x if low is None else np.maximum(x, low)
+        out = out if high is None else np.minimum(out, high)
+        inside = np.ones(np.shape(x), dtype=bool)
+        if low is not None:
+            inside = inside & (x >= low)
+        if high is not None:
+            inside = inside & (x <= high)
+        ctx.inside = inside
+        if low is not None:
+            ctx.to_low = x < low if high is None else (x < low) & (low < high)
+        if high is not None:
+            ctx.to_high = x > high if low is None else (x > high) | (high < low)
+        return out
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        need_x, need_low, need_high = ctx.needs_input_grad
+        return (
+            grad * ctx.inside if need_x else None,
+            grad * ctx.to_low if need_low else None,
+            grad * ctx.to_high if need_high else None,
+        )
+
+
+# ---- gathering, scattering and running sums --------------------------------------------------
+
+
+class MaskedFill(Function):
+    """``value`` where ``mask`` is true, else x (broadcast). The gradients are selected, not
+    multiplied by the mask, as PyTorch's: a NaN gradient where x was replaced (a softmax row
+    masked to -inf everywhere) does not reach x."""
+
+    @staticmethod
+    def forward(ctx: Node, x, value, mask):
+        ctx.mask = mask
+        return np.where(mask, value, x)
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        m = more_math_for(ctx)
+        need_x, need_value, _ = ctx.needs_input_grad
+        return (
+            m.where(ctx.mask, 0, grad) if need_x else None,
+            m.where(ctx.mask, grad, 0) if need_value else None,
+            None,
+        )
+
+
+class Scatter(Function):
+    """A copy of x with the values of src written at ``index`` (a tuple of integer arrays,
+    one per axis, as NumPy indexes): PyTorch's ``scatter``. x's gradient is the upstream
+    gradient with the written places zeroed; src's is the upstream gradient read back at
+    ``index`` (PyTorch's ``grad.gather``)."""
+
+    @staticmethod
+    def forward(ctx: Node, x, src, index):
+        out = np.array(x, copy=True)
+        out[index] = src
+        kept = np.ones(np.shape(x), dtype=bool)
+        kept[index] = False
+        ctx.kept, ctx.index = kept, index
+        return out
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        need_x, need_src, _ = ctx.needs_input_grad
+        return (grad * ctx.kept if need_x else None), (grad[ctx.index] if need_src else None), None
+
+
+def _flip(axis: int, ndim: int) -> tuple:
+    """The index that reverses ``axis``: ``x[_flip(1, 3)]`` is ``x[:, ::-1, :]``."""
+    return (slice(None),) * axis + (slice(None, None, -1),) + (slice(None),) * (ndim - axis - 1)
+
+
+class Cumsum(Function):
+    @staticmethod
+    def forward(ctx: Node, x, axis):
+        ctx.axis = axis % x.ndim
+        return np.cumsum(x, axis=axis)
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        # x_k counts in every running sum from k on: its gradient is the sum of the upstream
+        # gradient from k to the end, a running sum taken backwards
+        reverse = _flip(ctx.axis, grad.ndim)
+        return more_math_for(ctx).cumsum(grad[reverse], ctx.axis)[reverse], None
+
+
+class Cumprod(Function):
+    """Running products along an axis. The gradient of x_k is sum_{j >= k} g_j * prod_{i <= j,
+    i != k} x_i; without zeros in x that is (the backwards running sum of g * out) / x_k, as
+    PyTorch computes it. With a zero, dividing by it is impossible, and the products that
+    leave x_k out are taken directly: an n x n table per row, O(n^2) memory."""
+
+    @staticmethod
+    def forward(ctx: Node, x, axis):
+        ctx.axis = axis % x.ndim
+        ctx.has_zero = bool(np.any(x == 0))
+        out = np.cumprod(x, axis=axis)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        x, out = ctx.saved_tensors
+        m, axis = more_math_for(ctx), ctx.axis
+        if not ctx.has_zero:
+            reverse = _flip(axis, grad.ndim)
+            return m.cumsum((grad * out)[reverse], axis)[reverse] / x, None
+        return _cumprod_grad_with_zeros(m, grad, x, axis), None
+
+
+def _cumprod_grad_with_zeros(m: type, grad: Any, x: Any, axis: int) -> Any:
+    """sum_{j >= k} g_j * prod_{i <= j, i != k} x_i, for every k along ``axis``, without
+    dividing: prod_{i < k} x_i (the running product before k) times prod_{k < i <= j} x_i
+    (running products of a table whose row k holds x with the entries up to k set to 1)."""
+    n = x.shape[axis]
+    last = tuple(a for a in range(x.ndim) if a != axis) + (axis,)
+    back = tuple(sorted(range(x.ndim), key=last.__getitem__))  # undoes ``last``
+    x_last = m.permute(x, last)[..., None, :]  # (..., 1, n): row k of the table below
+    g_last = m.permute(grad, last)[..., None, :]
+    k, i = np.arange(n)[:, None], np.arange(n)[None, :]
+    after = m.cumprod(x_last * (i > k) + (i <= k), -1)  # [k, j]: prod_{k < i <= j} x_i
+    before = m.cumprod(x_last * (i < k) + (i >= k), -1)[..., -1]  # [k]: prod_{i < k} x_i
+    total = (g_last * after * (i >= k)).sum(axis=-1)  # [k]: sum_{j >= k} g_j * after[k, j]
+    return m.permute(before * total, back)
+
+
+# ---- einsum ----------------------------------------------------------------------------------
+
+
+class Einsum(Function):
+    """Einstein summation, ``np.einsum``. The equation is made explicit in forward (ellipses
+    become letters, the output is written out), so every backward is one more einsum: the
+    gradient of operand k is ``einsum("<output>,<the others> -> <operand k>", grad, *others)``.
+    Letters only operand k has (summed over in forward) are broadcast back, and a letter
+    repeated in operand k (a diagonal, ``"ii->i"``) gets its gradient on that diagonal."""
+
+    @staticmethod
+    def forward(ctx: Node, equation, *operands):
+        inputs, output = einsum_subscripts(equation, [np.shape(op) for op in operands])
+        ctx.inputs, ctx.output = inputs, output
+        ctx.shapes = [np.shape(op) for op in operands]
+        ctx.save_for_backward(*operands)
+        out = _einsum(",".join(inputs) + "->" + output, operands)
+        return np.array(out, copy=True) if len(operands) == 1 else out  # never a view of x
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        operands = ctx.saved_tensors
+        grads = [
+            _einsum_operand_grad(ctx, grad, operands, k) if need else None
+            for k, need in enumerate(ctx.needs_input_grad[1:])
+        ]
+        return (None, *grads)
+
+
+def _einsum(equation: str, operands: Any) -> Any:
+    return np.einsum(equation, *operands, optimize=len(operands) > 2)
+
+
+def _einsum_operand_grad(ctx: Node, grad: Any, operands: tuple, k: int) -> Any:
+    m = more_math_for(ctx)
+    subscripts, shape = ctx.inputs[k], ctx.shapes[k]
+    others = [(s, op) for j, (s, op) in enumerate(zip(ctx.inputs, operands)) if j != k]
+    letters = list(dict.fromkeys(subscripts))  # each letter once, in order
+    seen = set(ctx.output).union(*[set(s) for s, _ in others])
+    target = "".join(c for c in letters if c in seen)
+    equation = ",".join([ctx.output] + [s for s, _ in others]) + "->" + target
+    g = m.einsum(equation, grad, *[op for _, op in others])
+    size = dict(zip(subscripts, shape))  # operand k's own sizes
+    # A letter only operand k has was summed over in forward: the output does not depend on
+    # where along it, so the gradient is the same all along it (as along a letter that the
+    # others have with length 1, broadcast)
+    g = g.reshape(tuple(g.shape[target.index(c)] if c in target else 1 for c in letters))
+    full = tuple(size[c] if n == 1 else n for c, n in zip(letters, g.shape))
+    if full != g.shape:
+        g = m.expand(g, full)
+    if len(letters) == len(subscripts):  # no repeated letter: g is the gradient
+        return g
+    # a repeated letter: operand k was read on a diagonal; sum what was broadcast from a
+    # length-1 axis, then put g on that diagonal
+    broadcast = tuple(a for a, c in enumerate(letters) if size[c] == 1 and g.shape[a] != 1)
+    if broadcast:
+        g = g.sum(axis=broadcast, keepdims=True)
+    grid = {
+        c: np.arange(size[c]).reshape((-1,) + (1,) * (len(letters) - 1 - a))
+        for a, c in enumerate(letters)
+    }
+    return m.index_add(shape, tuple(grid[c] for c in subscripts), g)
+
+
+def einsum_subscripts(equation: str, shapes: list) -> tuple[list[str], str]:
+    """The explicit form of an einsum equation for operands of ``shapes``: one string of
+    letters per operand (an ellipsis replaced by letters the equation does not use, aligned
+    from the right as broadcasting is) and the output's letters (when not given: the
+    ellipsis's, then the letters used once, in alphabetical order, as PyTorch and NumPy)."""
+    equation = equation.replace(" ", "")
+    lhs, arrow, output = equation.partition("->")
+    terms = lhs.split(",")
+    if len(terms) < len(shapes):
+        raise ValueError("einsum(): more operands were provided than specified in the equation")
+    if len(terms) > len(shapes):
+        raise ValueError("einsum(): fewer operands were provided than specified in the equation")
+    for position, c in enumerate(equation):
+        if not (c.isascii() and c.isalpha()) and c not in ".,->":
+            raise ValueError(
+                f"einsum(): invalid subscript given at index {position} in the equation string, "
+                "subscripts must be in [a-zA-Z]"
+            )
+    free = [c for c in _LETTERS if c not in equation]
+    extra = [len(s) - (len(t) - 3) for t, s in zip(terms, shapes) if "..." in t]
+    ellipsis = "".join(free[: max(extra, default=0)])
+    inputs = [_explicit_term(t, s, ellipsis, i) for i, (t, s) in enumerate(zip(terms, shapes))]
+    if not arrow:
+        once = sorted(c for c in set("".join(terms)) if "".join(terms).count(c) == 1)
+        output = ellipsis + "".join(c for c in once if c != ".")
+    else:
+        output = output.replace("...", ellipsis)
+        for c in output:
+            if output.count(c) > 1:
+                raise ValueError(f"einsum(): output subscript {c} appears more than once")
+            if not any(c in t for t in inputs):
+                raise ValueError(
+                    f"einsum(): output subscript {c} does not appear in the equation for any "
+                    "input operand"
+                )
+    _check_einsum_sizes(inputs, shapes)
+    return inputs, output
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _explicit_term(term: str, shape: tuple, ellipsis: str, i: int) -> str:
+    if "..." in term:
+        named = len(term) - 3
+        if named > len(shape):
+            raise ValueError(
+                f"einsum(): the number of subscripts in the equation ({named}) is more than the "
+                f"number of dimensions ({len(shape)}) for operand {i}"
+            )
+        kept = len(shape) - named
+        return term.replace("...", ellipsis[len(ellipsis) - kept :])
+    if "." in term or len(term) != len(shape):
+        raise ValueError(
+            f"einsum(): the number of subscripts in the equation ({len(term)}) does not match "
+            f"the number of dimensions ({len(shape)}) for operand {i} and no ellipsis was given"
+        )
+    return term
+
+
+def _check_einsum_sizes(inputs: list[str], shapes: list) -> None:
+    """A letter has one size (or 1, broadcast) across operands, and one size within one."""
+    sizes: dict[str, int] = {}
+    for i, (term, shape) in enumerate(zip(inputs, shapes)):
+        own: dict[str, int] = {}
+        for c, n in zip(term, shape):
+            if own.setdefault(c, n) != n:
+                raise ValueError(
+                    f"einsum(): subscript {c} is repeated for operand {i} but the sizes don't "
+                    f"match, {own[c]} != {n}"
+                )
+            if n != 1 and sizes.setdefault(c, n) != n:
+                raise ValueError(
+                    f"einsum(): subscript {c} has size {sizes[c]} in one operand and {n} in "
+                    f"operand {i}: the sizes of a subscript must be equal (or 1)"
+                )
+
+
+# ---- padding ---------------------------------------------------------------------------------
+
+
+class ConstantPad(Function):
+    """x surrounded by ``value``: ``widths`` gives (before, after) for every axis, all >= 0.
+    The gradient is the upstream gradient with the padding cut off."""
+
+    @staticmethod
+    def forward(ctx: Node, x, widths, value):
+        ctx.region = tuple(slice(before, before + n) for (before, _), n in zip(widths, x.shape))
+        return np.pad(x, widths, mode="constant", constant_values=value)
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        return grad[ctx.region], None, None

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dtypes import dtype_or_default
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -109,7 +110,7 @@ class MultiheadAttention(Module):
         self.head_dim = self.embed_dim // self.num_heads
 
         E = self.embed_dim
-        dtype = np.dtype(np.float64 if dtype is None else dtype)
+        dtype = dtype_or_default(dtype)
         if self._qkv_same_embed_dim:
             self.in_proj_weight = Parameter(np.empty((3 * E, E), dtype=dtype))
             for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):

@@ -59,6 +59,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function, Node
+from ..dtypes import dtype_or_default
 from ..ops import math_for
 from ..tensor import Tensor, matmul
 from . import init
@@ -1176,7 +1177,7 @@ class _ConvNd(Module):
             shape = (self.in_channels, self.out_channels // groups, *self.kernel_size)
         else:
             shape = (self.out_channels, self.in_channels // groups, *self.kernel_size)
-        dtype = np.dtype(np.float64 if dtype is None else dtype)
+        dtype = dtype_or_default(dtype)
         self.weight = Parameter(np.empty(shape, dtype=dtype))
         if bias:
             self.bias = Parameter(np.empty(self.out_channels, dtype=dtype))

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dtypes import dtype_or_default
 from ..grad_mode import no_grad
 from ..tensor import Tensor
 from . import functional as F
@@ -36,7 +37,7 @@ class Linear(Module):
                 raise ValueError(f"Linear: {name} must be a non-negative int, got {n!r}")
         self.in_features = int(in_features)
         self.out_features = int(out_features)
-        dtype = np.dtype(np.float64 if dtype is None else dtype)
+        dtype = dtype_or_default(dtype)
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dtype))
         if bias:
             self.bias = Parameter(np.empty(self.out_features, dtype=dtype))
@@ -304,7 +305,7 @@ class Embedding(Module):
         self.num_embeddings = _check_count("Embedding", "num_embeddings", num_embeddings)
         self.embedding_dim = _check_count("Embedding", "embedding_dim", embedding_dim)
         self.padding_idx = F._padding_index(padding_idx, self.num_embeddings, "Embedding")
-        dtype = np.dtype(np.float64 if dtype is None else dtype)
+        dtype = dtype_or_default(dtype)
         self.weight = Parameter(np.empty((self.num_embeddings, self.embedding_dim), dtype=dtype))
         self.reset_parameters()
 
@@ -370,7 +371,7 @@ class _BatchNorm(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        dtype = np.dtype(np.float64 if dtype is None else dtype)
+        dtype = dtype_or_default(dtype)
         weight = Parameter(np.ones(n, dtype=dtype)) if affine else None
         bias_ = Parameter(np.zeros(n, dtype=dtype)) if affine and bias else None
         self.register_parameter("weight", weight)
@@ -487,7 +488,7 @@ class LayerNorm(Module):
         self.normalized_shape = F._normalized_shape(normalized_shape, "LayerNorm")
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        dtype = np.dtype(np.float64 if dtype is None else dtype)
+        dtype = dtype_or_default(dtype)
         shape = self.normalized_shape
         weight = Parameter(np.empty(shape, dtype=dtype)) if elementwise_affine else None
         self.register_parameter("weight", weight)
