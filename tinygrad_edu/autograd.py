@@ -456,9 +456,9 @@ def run_backward(
             if tensor in keep:
                 kept[tensor] = grad
             # The chain rule, one step: dL/d(input) = dL/d(output) * d(output)/d(input)
-            input_grads = _local_backward(tensor, node, grad, create_graph)
+            input_grads = _local_backward(tensor, node, grad, create_graph)  # one per parent
             visited.append(node)
-            for parent, parent_grad in zip(node.parents, input_grads):
+            for parent, parent_grad in zip(node.parents, input_grads, strict=True):
                 if parent_grad is not None and isinstance(parent, _Tensor) and parent.requires_grad:
                     _add_to(grads, parent, _fit_to_input(node, parent_grad, parent.data))
     finally:
@@ -497,10 +497,10 @@ def _local_backward(tensor: Any, node: Node, grad: Any, create_graph: bool) -> t
         node._output, node._create_graph = None, False
     if type(input_grads) is not tuple:
         input_grads = (input_grads,)
-    if len(input_grads) != len(node.parents):
+    if len(input_grads) != len(node._parents):
         raise RuntimeError(
             f"{node.name}.backward returned {len(input_grads)} gradients, but forward took "
-            f"{len(node.parents)} inputs: return one gradient (or None) per input"
+            f"{len(node._parents)} inputs: return one gradient (or None) per input"
         )
     if hooks.observer is not None:
         hooks.observer.backward(tensor, node, grad, input_grads)

@@ -60,6 +60,27 @@ class ArrayMath:
         np.add.at(out, index, values)
         return out
 
+    sin = staticmethod(np.sin)
+    cos = staticmethod(np.cos)
+    sinh = staticmethod(np.sinh)
+    cosh = staticmethod(np.cosh)
+
+    @staticmethod
+    def cumsum(x: Any, axis: int) -> Any:
+        return np.cumsum(x, axis=axis)
+
+    @staticmethod
+    def cumprod(x: Any, axis: int) -> Any:
+        return np.cumprod(x, axis=axis)
+
+    @staticmethod
+    def einsum(equation: str, *operands: Any) -> Any:
+        return _einsum(equation, operands)
+
+    @staticmethod
+    def where(condition: Any, a: Any, b: Any) -> Any:
+        return np.where(condition, a, b)
+
 
 class GraphMath:
     """The same, as recorded operations on Tensors: ``backward(create_graph=True)``."""
@@ -83,6 +104,38 @@ class GraphMath:
     @staticmethod
     def index_add(shape: tuple, index: Any, values: Any) -> Any:
         return IndexAdd.apply(values, shape, index)
+
+    @staticmethod
+    def sin(x: Any) -> Any:
+        return Sin.apply(x)
+
+    @staticmethod
+    def cos(x: Any) -> Any:
+        return Cos.apply(x)
+
+    @staticmethod
+    def sinh(x: Any) -> Any:
+        return Sinh.apply(x)
+
+    @staticmethod
+    def cosh(x: Any) -> Any:
+        return Cosh.apply(x)
+
+    @staticmethod
+    def cumsum(x: Any, axis: int) -> Any:
+        return Cumsum.apply(x, axis)
+
+    @staticmethod
+    def cumprod(x: Any, axis: int) -> Any:
+        return Cumprod.apply(x, axis)
+
+    @staticmethod
+    def einsum(equation: str, *operands: Any) -> Any:
+        return Einsum.apply(equation, *operands)
+
+    @staticmethod
+    def where(condition: Any, a: Any, b: Any) -> Any:
+        return Where.apply(condition, a, b)
 
 
 def math_for(ctx: Node) -> type:
@@ -365,7 +418,9 @@ class Where(Function):
 
     @staticmethod
     def backward(ctx: Node, grad):
-        return None, grad * ctx.condition, grad * ~ctx.condition
+        # where, not a product with the mask: a NaN arriving for the side not chosen stays out
+        m = math_for(ctx)
+        return None, m.where(ctx.condition, grad, 0), m.where(ctx.condition, 0, grad)
 
 
 class Cast(Function):
@@ -650,75 +705,8 @@ class Concatenate(Function):
 
 # ---- more of PyTorch's operations: elementwise math, gathering and scattering -----------------
 #
-# The math of these backwards that has no operator (sin, cos, cumsum, einsum ...) goes through
-# `more_math_for(ctx)`, which extends `math_for(ctx)`: NumPy in an ordinary backward, these
-# primitives themselves under create_graph.
-
-
-class MoreArrayMath(ArrayMath):
-    """`ArrayMath` and the functions the primitives below need: an ordinary backward."""
-
-    sin = staticmethod(np.sin)
-    cos = staticmethod(np.cos)
-    sinh = staticmethod(np.sinh)
-    cosh = staticmethod(np.cosh)
-
-    @staticmethod
-    def cumsum(x: Any, axis: int) -> Any:
-        return np.cumsum(x, axis=axis)
-
-    @staticmethod
-    def cumprod(x: Any, axis: int) -> Any:
-        return np.cumprod(x, axis=axis)
-
-    @staticmethod
-    def einsum(equation: str, *operands: Any) -> Any:
-        return _einsum(equation, operands)
-
-    @staticmethod
-    def where(condition: Any, a: Any, b: Any) -> Any:
-        return np.where(condition, a, b)
-
-
-class MoreGraphMath(GraphMath):
-    """The same, recorded: ``backward(create_graph=True)``."""
-
-    @staticmethod
-    def sin(x: Any) -> Any:
-        return Sin.apply(x)
-
-    @staticmethod
-    def cos(x: Any) -> Any:
-        return Cos.apply(x)
-
-    @staticmethod
-    def sinh(x: Any) -> Any:
-        return Sinh.apply(x)
-
-    @staticmethod
-    def cosh(x: Any) -> Any:
-        return Cosh.apply(x)
-
-    @staticmethod
-    def cumsum(x: Any, axis: int) -> Any:
-        return Cumsum.apply(x, axis)
-
-    @staticmethod
-    def cumprod(x: Any, axis: int) -> Any:
-        return Cumprod.apply(x, axis)
-
-    @staticmethod
-    def einsum(equation: str, *operands: Any) -> Any:
-        return Einsum.apply(equation, *operands)
-
-    @staticmethod
-    def where(condition: Any, a: Any, b: Any) -> Any:
-        return Where.apply(condition, a, b)
-
-
-def more_math_for(ctx: Node) -> type:
-    """`math_for` with sin, cos, sinh, cosh, cumsum, cumprod, einsum and where besides."""
-    return MoreGraphMath if ctx.create_graph else MoreArrayMath
+# The math of their backwards that has no operator (sin, cos, cumsum, einsum ...) goes through
+# `math_for(ctx)`, as everywhere in this file.
 
 
 def _zeros_like(grad: Any) -> Any:
@@ -835,7 +823,7 @@ class Sin(Function):
     @staticmethod
     def backward(ctx: Node, grad):
         (x,) = ctx.saved_tensors
-        return grad * more_math_for(ctx).cos(x)  # sin' = cos
+        return grad * math_for(ctx).cos(x)  # sin' = cos
 
 
 class Cos(Function):
@@ -847,7 +835,7 @@ class Cos(Function):
     @staticmethod
     def backward(ctx: Node, grad):
         (x,) = ctx.saved_tensors
-        return grad * -more_math_for(ctx).sin(x)  # cos' = -sin
+        return grad * -math_for(ctx).sin(x)  # cos' = -sin
 
 
 class Tan(Function):
@@ -928,7 +916,7 @@ class Sinh(Function):
     @staticmethod
     def backward(ctx: Node, grad):
         (x,) = ctx.saved_tensors
-        return grad * more_math_for(ctx).cosh(x)  # sinh' = cosh
+        return grad * math_for(ctx).cosh(x)  # sinh' = cosh
 
 
 class Cosh(Function):
@@ -940,7 +928,7 @@ class Cosh(Function):
     @staticmethod
     def backward(ctx: Node, grad):
         (x,) = ctx.saved_tensors
-        return grad * more_math_for(ctx).sinh(x)  # cosh' = sinh
+        return grad * math_for(ctx).sinh(x)  # cosh' = sinh
 
 
 class Expm1(Function):
@@ -1056,7 +1044,7 @@ class MaskedFill(Function):
 
     @staticmethod
     def backward(ctx: Node, grad):
-        m = more_math_for(ctx)
+        m = math_for(ctx)
         need_x, need_value, _ = ctx.needs_input_grad
         return (
             m.where(ctx.mask, 0, grad) if need_x else None,
@@ -1102,7 +1090,7 @@ class Cumsum(Function):
         # x_k counts in every running sum from k on: its gradient is the sum of the upstream
         # gradient from k to the end, a running sum taken backwards
         reverse = _flip(ctx.axis, grad.ndim)
-        return more_math_for(ctx).cumsum(grad[reverse], ctx.axis)[reverse], None
+        return math_for(ctx).cumsum(grad[reverse], ctx.axis)[reverse], None
 
 
 class Cumprod(Function):
@@ -1122,7 +1110,7 @@ class Cumprod(Function):
     @staticmethod
     def backward(ctx: Node, grad):
         x, out = ctx.saved_tensors
-        m, axis = more_math_for(ctx), ctx.axis
+        m, axis = math_for(ctx), ctx.axis
         if not ctx.has_zero:
             reverse = _flip(axis, grad.ndim)
             return m.cumsum((grad * out)[reverse], axis)[reverse] / x, None
@@ -1179,7 +1167,7 @@ def _einsum(equation: str, operands: Any) -> Any:
 
 
 def _einsum_operand_grad(ctx: Node, grad: Any, operands: tuple, k: int) -> Any:
-    m = more_math_for(ctx)
+    m = math_for(ctx)
     subscripts, shape = ctx.inputs[k], ctx.shapes[k]
     others = [(s, op) for j, (s, op) in enumerate(zip(ctx.inputs, operands)) if j != k]
     letters = list(dict.fromkeys(subscripts))  # each letter once, in order

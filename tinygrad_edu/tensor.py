@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import autograd, grad_mode, ops
-from .dtypes import to_dtype
+from .dtypes import get_default_dtype, to_dtype
 
 if TYPE_CHECKING:  # pragma: no cover
     from .autograd import Node
@@ -473,13 +473,6 @@ class Tensor:
     def elu(self, alpha: float = 1.0) -> Tensor:
         return ops.ELU.apply(self, alpha)
 
-    def clip(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (NumPy's names)
-        """Limit values to [min, max]; the gradient passes where min <= x <= max."""
-        if min is None and max is None:
-            raise ValueError("clip: give at least one of min and max")
-        return ops.Clip.apply(self, _plain(min), _plain(max))
-
-    clamp = clip
 
     # ---- reductions: PyTorch's dim/keepdim, NumPy's axis/keepdims as aliases ------------------
 
@@ -952,7 +945,6 @@ class Tensor:
         float-valued functions (sin, rsqrt, reciprocal ...) take them."""
         if self.dtype.kind == "f":
             return self
-        from .dtypes import get_default_dtype  # (belongs with the import of to_dtype above)
 
         return self.astype(get_default_dtype())
 
@@ -1085,7 +1077,7 @@ class Tensor:
             return end - diff * (1 - weight)
         return where(np.abs(weight) < 0.5, self + weight * diff, end - diff * (1 - weight))
 
-    def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002, F811
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
         """Limit values to [min, max] (numbers or tensors, broadcast; either may be None):
         min(max(x, min), max). The gradient passes to x where min <= x <= max, to min where x
         < min, to max where x > max (and everywhere min > max, where the result is max)."""
@@ -1450,6 +1442,11 @@ _OPERATOR_UFUNCS = {
     np.greater_equal: ("__ge__", "__le__"),
     np.equal: ("__eq__", "__eq__"),
     np.not_equal: ("__ne__", "__ne__"),
+    np.floor_divide: ("__floordiv__", "__rfloordiv__"),
+    np.remainder: ("__mod__", "__rmod__"),
+    np.bitwise_and: ("__and__", "__rand__"),
+    np.bitwise_or: ("__or__", "__ror__"),
+    np.bitwise_xor: ("__xor__", "__rxor__"),
 }
 
 
@@ -1486,13 +1483,19 @@ def _shape(x: Any) -> tuple:
 
 
 def maximum(a: Any, b: Any) -> Tensor:
-    """Elementwise maximum; where a == b each side receives half the gradient (PyTorch)."""
-    return ops.Maximum.apply(*promote(_operand_or_raise(a), _operand_or_raise(b)))
+    """Elementwise maximum; where a == b each side receives half the gradient (PyTorch). On
+    bools and integers (no gradient) NumPy's maximum: for bools, logical or."""
+    a, b = promote(_operand_or_raise(a), _operand_or_raise(b))
+    if np.result_type(_plain(a), _plain(b)).kind != "f":
+        return Tensor._from_op(np.maximum(_plain(a), _plain(b)), None)
+    return ops.Maximum.apply(a, b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise minimum, min(a, b) = -max(-a, -b); ties share the gradient as in maximum."""
     a, b = _operand_or_raise(a), _operand_or_raise(b)
+    if np.result_type(_plain(a), _plain(b)).kind != "f":  # bools and ints: no gradient
+        return Tensor._from_op(np.minimum(_plain(a), _plain(b)), None)
     try:
         return -maximum(-a, -b)
     except ValueError:
@@ -1645,13 +1648,21 @@ def promote(a: Any, b: Any) -> tuple[Any, Any]:
     a 0-d array or a 0-d tensor) of the same or a lower kind (bool < int < float) takes the
     dtype of a tensor with dimensions, so that ``x32 * np.float64(2)`` and ``x32 /
     np.sqrt(64)`` stay float32; one of a higher kind gives its own dtype (an int tensor times a
-    0-d float32 is float32). Python numbers already act so in NumPy, and everything else
-    (two 0-d operands, or two with dimensions) follows NumPy."""
+    0-d float32 is float32). Between alike operands (both 0-d, or both with dimensions) a
+    higher kind wins (an int64 tensor and a float32 tensor give float32), and within a kind
+    NumPy's promotion holds. Python numbers already act so in NumPy."""
     if type(a) in _PYTHON_NUMBERS or type(b) in _PYTHON_NUMBERS:
         return a, b
     a_data, b_data = _plain(a), _plain(b)
-    if a_data.dtype == b_data.dtype or (a_data.ndim == 0) == (b_data.ndim == 0):
+    if a_data.dtype == b_data.dtype:
         return a, b
+    if (a_data.ndim == 0) == (b_data.ndim == 0):  # alike: a higher kind wins, as in PyTorch
+        a_kind, b_kind = _KIND_ORDER[a_data.dtype.kind], _KIND_ORDER[b_data.dtype.kind]
+        if a_kind < b_kind:
+            return _as_dtype(a, b_data.dtype), b
+        if b_kind < a_kind:
+            return a, _as_dtype(b, a_data.dtype)
+        return a, b  # the same kind: NumPy's promotion, which PyTorch shares
     b_0d = b_data.ndim == 0
     dims, zero_d = (a, b) if b_0d else (b, a)
     if _KIND_ORDER[zero_d.dtype.kind] <= _KIND_ORDER[dims.dtype.kind]:

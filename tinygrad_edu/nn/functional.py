@@ -26,6 +26,7 @@ import numpy as np
 from .. import ops
 from ..autograd import Function, Node
 from ..creation import generator
+from ..functions import pad as pad
 from ..grad_mode import no_grad
 from ..ops import math_for
 from ..tensor import Tensor, maximum, where
