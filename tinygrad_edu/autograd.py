@@ -18,8 +18,10 @@ chain rule at each. That one function is the algorithm; the helpers after it eac
 (run a node's backward, fit a gradient to its input, hand out the results, free the graph).
 
 This module never imports ``Tensor``: ``tensor.py`` registers its class here
-(``register_tensor_class``), and the engine only uses what every tensor has: ``data``,
-``requires_grad``, ``grad_fn``, ``grad``. Tools built on the engine reach it through one hook,
+(``register_tensor_class``), and the engine only uses what every tensor has: its values, whether
+it requires grad, its ``grad_fn`` and its ``grad``. It reads and writes them as the slots
+``_data``, ``_requires_grad`` and ``_grad``: the public properties check what is assigned to
+them, and going through them on every operation made a W4 step (benchmarks/) about 6% slower. Tools built on the engine reach it through one hook,
 ``hooks``: the ``nn.Module`` being called (recorded on each new node, for drawings) and an
 observer that is told of every step (the debugging tools).
 """
@@ -150,7 +152,7 @@ class Node:
     def needs_input_grad(self) -> tuple[bool, ...]:
         """For each argument of ``forward``: does it need a gradient? A backward may skip the
         work for the ones that do not."""
-        return tuple([isinstance(p, _Tensor) and p.requires_grad for p in self.parents])
+        return tuple([isinstance(p, _Tensor) and p._requires_grad for p in self.parents])
 
     @property
     def create_graph(self) -> bool:
@@ -217,12 +219,10 @@ class Node:
         self.released = True
         parents = self.parents
         for parent in parents:
-            if isinstance(parent, _Tensor) and parent.data.size > KEEP_AFTER_FREE:
+            if isinstance(parent, _Tensor) and parent._data.size > KEEP_AFTER_FREE:
                 parents = tuple(_kept_after_free(p, freed) for p in parents)
                 break
         self._parents = parents
-        if self.grad_output is not None and self.grad_output.size > KEEP_AFTER_FREE:
-            self.grad_output = None
 
     def __repr__(self) -> str:
         return f"<{self.name}Backward>"
@@ -285,8 +285,9 @@ class FreedValue:
     grad = None
 
     def __init__(self, tensor: Any) -> None:
-        self.shape, self.dtype, self.name = tensor.shape, tensor.dtype, tensor.name
-        self.requires_grad, self.grad_fn = tensor.requires_grad, tensor.grad_fn
+        data = tensor._data
+        self.shape, self.dtype, self.name = data.shape, data.dtype, tensor.name
+        self.requires_grad, self.grad_fn = tensor._requires_grad, tensor.grad_fn
 
     @property
     def ndim(self) -> int:
@@ -294,9 +295,9 @@ class FreedValue:
 
 
 def _kept_after_free(value: Any, freed: dict) -> Any:
-    if not isinstance(value, _Tensor) or value.data.size <= KEEP_AFTER_FREE:
+    if not isinstance(value, _Tensor) or value._data.size <= KEEP_AFTER_FREE:
         return value
-    if value.grad_fn is None and value.requires_grad:
+    if value.grad_fn is None and value._requires_grad:
         return value  # a parameter (or another input that requires grad): the user's own
     if id(value) not in freed:
         freed[id(value)] = FreedValue(value)
@@ -340,8 +341,8 @@ class Function:
         arrays, record = [], False
         for arg in args:
             if isinstance(arg, _Tensor):
-                arrays.append(arg.data)
-                record = record or arg.requires_grad
+                arrays.append(arg._data)
+                record = record or arg._requires_grad
             else:
                 arrays.append(arg)
         record = record and grad_mode.state.enabled
@@ -411,7 +412,7 @@ def computed_tensors(roots: Sequence[Any]) -> list:
         if node.released:
             raise RuntimeError(FREED_MESSAGE)
         for parent in node.parents:
-            if isinstance(parent, _Tensor) and parent.grad_fn is not None and parent.requires_grad:
+            if isinstance(parent, _Tensor) and parent.grad_fn is not None and parent._requires_grad:
                 stack.append(parent)
     return list(found.values())
 
@@ -459,8 +460,8 @@ def run_backward(
             input_grads = _local_backward(tensor, node, grad, create_graph)  # one per parent
             visited.append(node)
             for parent, parent_grad in zip(node.parents, input_grads, strict=True):
-                if parent_grad is not None and isinstance(parent, _Tensor) and parent.requires_grad:
-                    _add_to(grads, parent, _fit_to_input(node, parent_grad, parent.data))
+                if parent_grad is not None and isinstance(parent, _Tensor) and parent._requires_grad:
+                    _add_to(grads, parent, _fit_to_input(node, parent_grad, parent._data))
     finally:
         grad_mode.state.enabled = grad_was_enabled
     # Only now that every step has succeeded is anything handed out: a backward that raises
@@ -489,7 +490,8 @@ def _local_backward(tensor: Any, node: Node, grad: Any, create_graph: bool) -> t
     runs, so that the gradient it computes is itself a recorded graph. The gradient that
     arrived is remembered on the node (drawings show it), and the observer is told.
     """
-    node.grad_output = grad.data if isinstance(grad, _Tensor) else grad
+    plain = grad._data if isinstance(grad, _Tensor) else grad
+    node.grad_output = plain if plain.size <= KEEP_AFTER_FREE else None  # for drawings
     node._output, node._create_graph = tensor, create_graph
     try:
         input_grads = node.function.backward(node, grad)
@@ -556,16 +558,17 @@ def _hand_out(grads: dict, inputs: Sequence[Any] | None, create_graph: bool) -> 
 def _accumulate(tensor: Any, grad: Any, create_graph: bool) -> None:
     """``tensor.grad += grad``, as in PyTorch: call ``zero_grad()`` (or set ``.grad = None``)
     between steps."""
+    # (``_grad``, not the checked ``.grad``: the engine's gradients have the tensor's shape)
     if create_graph:
         if not isinstance(grad, _Tensor):
             grad = _Tensor._from_op(grad, None)
-        tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+        tensor._grad = grad if tensor.grad is None else tensor.grad + grad
     elif tensor.grad is None:
         # A copy the tensor owns: the incoming array may be shared with another input (the two
         # inputs of an add receive the same array) or be a read-only broadcast view.
-        tensor.grad = _Tensor._from_op(np.array(grad, dtype=tensor.dtype), None)
+        tensor._grad = _Tensor._from_op(np.array(grad, dtype=tensor.dtype), None)
     else:
-        tensor.grad = _Tensor._from_op(tensor.grad.data + grad, None)
+        tensor._grad = _Tensor._from_op(tensor.grad.data + grad, None)
 
 
 def release_graph(nodes: Sequence[Node]) -> None:

@@ -693,6 +693,9 @@ def cross_entropy(
                 f"cross_entropy: target of shape {input.shape} holds integers; one-hot rows are "
                 "class probabilities and must be floating point (use target.double())"
             )
+        if weight is None:
+            indices = _class_indices("cross_entropy", input, target)
+            return ops.CrossEntropy.apply(input, indices, reduction)
         return _nll_loss(input.log_softmax(1), target, weight, reduction)
     if kind != "f":
         raise TypeError(

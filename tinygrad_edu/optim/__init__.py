@@ -301,6 +301,16 @@ def _plus_scaled(g: np.ndarray, c: float, x: np.ndarray) -> np.ndarray:
     return result
 
 
+def _subtract(p: Tensor, update: Any) -> None:
+    """``p.data -= update``: in place for an array (without going through the ``.data``
+    setter, whose checks an update needs not); a 0-d parameter's NumPy scalar is rebound."""
+    data = p.data
+    if isinstance(data, np.ndarray):
+        data -= update
+    else:
+        p.data = data - update
+
+
 def _is_writable(data: Any) -> bool:
     return isinstance(data, np.ndarray) and data.flags.writeable
 
@@ -372,7 +382,7 @@ class SGD(Optimizer):
                 dampening = group["dampening"]
                 buf += g if dampening == 0 else (1 - dampening) * g
             g = _plus_scaled(g, momentum, buf) if group["nesterov"] else buf
-        p.data -= lr * g
+        _subtract(p, lr * g)
 
 
 class Adam(Optimizer):
@@ -427,7 +437,7 @@ class Adam(Optimizer):
         t = state["step"]
         if weight_decay != 0:
             if self._decoupled:
-                p.data *= 1 - lr * weight_decay  # AdamW: shrink the weights directly
+                _subtract(p, lr * weight_decay * p.data)  # AdamW: shrink the weights directly
             else:
                 g = _plus_scaled(g, weight_decay, p.data)  # Adam: L2 penalty in the gradient
         m, v = state["exp_avg"], state["exp_avg_sq"]
@@ -447,7 +457,7 @@ class Adam(Optimizer):
         denom += eps
         update = m / denom
         update *= step_size
-        p.data -= update
+        _subtract(p, update)
 
 
 class AdamW(Adam):
@@ -544,11 +554,11 @@ class RMSprop(Optimizer):
             buf = state["momentum_buffer"]
             buf *= momentum
             buf += g / denom
-            p.data -= lr * buf
+            _subtract(p, lr * buf)
         else:
             update = g / denom
             update *= lr
-            p.data -= update
+            _subtract(p, update)
 
 
 class Adagrad(Optimizer):
@@ -602,4 +612,4 @@ class Adagrad(Optimizer):
         denom += group["eps"]
         update = g / denom
         update *= lr
-        p.data -= update
+        _subtract(p, update)
