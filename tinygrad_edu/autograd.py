@@ -109,10 +109,8 @@ class Node:
         "origin",  # where in the user's code it was created, when a debugging tool asks
         "grad_output",
         "released",
-        "_saved",
-        "_forward_inputs",  # the arrays forward received and returned: to tell which tensor
-        "_forward_output",  # each saved value is
-        "_saved_at",  # the count of in-place changes when forward saved its values
+        "_saved",  # the values forward saved
+        "_saved_with",  # and what forward received and returned with them (see note_saved)
         "_output",  # the output tensor, only while this node's backward runs
         "_create_graph",
         "__dict__",
@@ -128,9 +126,7 @@ class Node:
         self.grad_output = None
         self.released = False
         self._saved: tuple = ()
-        self._forward_inputs: tuple = ()
-        self._forward_output = None
-        self._saved_at = 0
+        self._saved_with: tuple | None = None
         self._output = None
         self._create_graph = False
 
@@ -170,6 +166,12 @@ class Node:
         that ``create_graph=True`` can use them as the tensors they are."""
         self._saved = values
 
+    def note_saved(self, inputs: tuple, output: Any) -> None:
+        """When forward returns: keep with the saved values the arrays it received and
+        returned (to tell which tensor each saved value is) and the count of in-place changes
+        so far (to tell whether one of them changed before backward)."""
+        self._saved_with = (inputs, output, _in_place_changes[0])
+
     @property
     def saved_tensors(self) -> tuple:
         """The values given to ``save_for_backward``: NumPy arrays in an ordinary backward,
@@ -177,20 +179,25 @@ class Node:
         whatever backward computes from them is recorded."""
         if self.released:
             raise RuntimeError(FREED_MESSAGE)
-        if self._forward_inputs and self._saved_at != _in_place_changes[0]:
+        values = self._saved
+        if self._saved_with is None:  # a node Function.apply did not record (tools make some)
+            return values
+        saved_at = self._saved_with[2]
+        if saved_at != _in_place_changes[0]:
             # something was changed in place since forward: was it a value saved here?
-            for value in self._saved:
-                _check_unchanged(self, self._tensor_of(value))
+            for value in values:
+                _check_unchanged(self, self._tensor_of(value), saved_at)
         if not self._create_graph:
-            return self._saved
-        return tuple(self._graph_value(value) for value in self._saved)
+            return values
+        return tuple(self._graph_value(value) for value in values)
 
     def _tensor_of(self, value: Any) -> Any:
         """The tensor a saved value is: input ``i`` if it is the very array forward received
         as its argument ``i``, the output if it is the array forward returned, else None."""
-        if value is self._forward_output and value is not None:
+        inputs, output, _ = self._saved_with
+        if value is output and value is not None:
             return self._output
-        for i, array in enumerate(self._forward_inputs):
+        for i, array in enumerate(inputs):
             if value is array:
                 return self.parents[i]
         return None
@@ -213,8 +220,7 @@ class Node:
         The node stays in the graph for drawings: it keeps small inputs as they are, and in
         place of each large input that is not a parameter a `FreedValue` (shared through
         ``freed``, one per tensor)."""
-        self._saved = self._forward_inputs = ()
-        self._forward_output = None
+        self._saved, self._saved_with = (), None
         self.__dict__.clear()
         self.released = True
         parents = self.parents
@@ -257,11 +263,11 @@ def note_in_place_change(counter: list) -> None:
     counter[1] = _in_place_changes[0]
 
 
-def _check_unchanged(node: Node, tensor: Any) -> None:
+def _check_unchanged(node: Node, tensor: Any, saved_at: int) -> None:
     """PyTorch's check: a tensor changed in place after forward saved it would silently give a
     wrong gradient, so backward refuses it."""
     counter = getattr(tensor, "_version_counter", None)
-    if counter is None or counter[1] <= node._saved_at:
+    if counter is None or counter[1] <= saved_at:
         return
     which = "its output"
     if tensor is not node._output:
@@ -355,9 +361,8 @@ class Function:
             raise broadcast_error(cls.__name__.lower(), *arrays) from None
         if not isinstance(data, (np.ndarray, np.generic)):
             data = np.asarray(data)
-        if record and node._saved:  # kept until backward: which saved value is which
-            node._forward_inputs, node._forward_output = tuple(arrays), data
-            node._saved_at = _in_place_changes[0]
+        if record and node._saved:
+            node.note_saved(tuple(arrays), data)
         out = _Tensor._from_op(data, node if record else None)
         if hooks.observer is not None:
             hooks.observer.forward(cls, args, out.grad_fn, out)
