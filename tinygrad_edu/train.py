@@ -26,6 +26,14 @@ and records the lr of every epoch::
     history = tg.train.fit(model, F.cross_entropy, opt, train_loader, epochs=20,
                            scheduler=scheduler)
     history["lr"]              # the lr each epoch trained with
+
+Callbacks watch (or take over part of) every batch: a `tg.debug.HealthMonitor` records the
+health of the network after each optimizer step, a `tg.debug.TrainingRecorder` traces each
+backward pass for the step-through view::
+
+    monitor = tg.debug.HealthMonitor(model)
+    tg.train.fit(model, F.cross_entropy, opt, train_loader, epochs=5, callbacks=[monitor])
+    monitor.plot()
 """
 
 from __future__ import annotations
@@ -186,6 +194,7 @@ def fit(
     progress: bool = True,
     scheduler: Any = None,
     scheduler_step: str = "epoch",
+    callbacks: Any = None,
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``train_loader`` and return a `History`.
 
@@ -209,10 +218,17 @@ def fit(
     ``OneCycleLR``, created with ``epochs`` and ``steps_per_epoch=len(train_loader)``).
     The history then also has ``"lr"``: the lr of the first parameter group at the start of
     each epoch, the one its first batch trained with.
+
+    ``callbacks``: an object or a list of objects called at every training batch, each
+    through the methods it has: ``on_backward(loss)`` runs the backward pass in place of
+    ``loss.backward()`` (at most one callback may have it; `tg.debug.TrainingRecorder` traces
+    it), ``on_step_end(loss)`` runs after ``optimizer.step()`` (`tg.debug.HealthMonitor`
+    records its statistics there).
     """
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"fit: epochs must be an int >= 1, got {epochs!r}")
     metric_fns = _metric_functions(metrics)
+    run_backward, step_ends = _callback_hooks(callbacks)
     plateau = _check_scheduler(scheduler, scheduler_step, optimizer)
     step_per_batch = scheduler is not None and scheduler_step == "batch"
     keys = ["loss", *metric_fns]
@@ -246,8 +262,10 @@ def fit(
                 output = model(*inputs)
                 loss = loss_fn(output, target)
                 _check_loss(loss)
-                loss.backward()
+                run_backward(loss)
                 optimizer.step()
+                for on_step_end in step_ends:
+                    on_step_end(loss)
                 if step_per_batch:
                     scheduler.step()
                 totals.add(loss, output, target)
@@ -356,6 +374,32 @@ def _metric_functions(metrics: Sequence[str] | Mapping[str, Metric] | None) -> d
             )
         result[name] = BUILTIN_METRICS[name]
     return result
+
+
+def _callback_hooks(callbacks: Any) -> tuple[Callable[[Tensor], Any], list[Callable]]:
+    """The backward to run on each batch's loss, and the callbacks' ``on_step_end`` methods."""
+    if callbacks is None:
+        callbacks = []
+    elif not isinstance(callbacks, (list, tuple)):
+        callbacks = [callbacks]
+    backwards = [cb.on_backward for cb in callbacks if callable(getattr(cb, "on_backward", None))]
+    step_ends = [cb.on_step_end for cb in callbacks if callable(getattr(cb, "on_step_end", None))]
+    for cb in callbacks:
+        if not callable(getattr(cb, "on_backward", None)) and not callable(
+            getattr(cb, "on_step_end", None)
+        ):
+            raise TypeError(
+                f"fit: the callback {type(cb).__name__} has neither on_backward(loss) nor "
+                "on_step_end(loss)"
+            )
+    if len(backwards) > 1:
+        raise ValueError(
+            "fit: more than one callback runs the backward pass (on_backward); give only one "
+            "of them (e.g. one TrainingRecorder)"
+        )
+    if backwards:
+        return backwards[0], step_ends
+    return (lambda loss: loss.backward()), step_ends
 
 
 def _check_scheduler(scheduler: Any, scheduler_step: str, optimizer: Any) -> bool:

@@ -8,6 +8,10 @@
   `record_origins`) the line of your code that created it.
 * `detect_anomaly` raises `AnomalyError` at the first NaN or infinity in forward or backward,
   naming the operation and the line that created it.
+* ``trace.to_html(path)`` writes a page that steps through the forward and backward pass of a
+  trace in the browser; `TrainingRecorder` does it over several optimisation steps.
+* `HealthMonitor` watches a model train: activation, gradient and update statistics per
+  layer and per step, Karpathy's four diagnostic plots, and warnings naming the layer.
 
 Each tool watches the engine through ``autograd.set_observer`` only while it runs; outside
 them the engine does no extra work.
@@ -15,18 +19,25 @@ them the engine does no extra work.
 
 from ._core import Origin, Summary, record_origins
 from .anomaly import AnomalyError, detect_anomaly
+from .health import HealthMonitor, HealthWarning, LayerStats, ParamStats
 from .opcheck import GraphCheck, OpResult, gradcheck_graph
-from .trace import Trace, TracedInput, TraceStep, trace_backward
+from .trace import ForwardStep, Trace, TracedInput, TraceStep, TrainingRecorder, trace_backward
 
 __all__ = [
     "AnomalyError",
+    "ForwardStep",
     "GraphCheck",
+    "HealthMonitor",
+    "HealthWarning",
+    "LayerStats",
     "OpResult",
     "Origin",
+    "ParamStats",
     "Summary",
     "Trace",
     "TraceStep",
     "TracedInput",
+    "TrainingRecorder",
     "detect_anomaly",
     "gradcheck_graph",
     "record_origins",

@@ -10,6 +10,13 @@ derivation a textbook does on paper comes out of the engine::
     print(trace)                          # a table, one row per (step, input)
     trace[0].op, trace[0].grad_output     # structured steps, for code and tests
     trace.render_frames("frames/")        # the graph once per step, visited nodes highlighted
+    trace.to_html("backprop.html")        # a page that steps through forward and backward
+
+Besides the backward steps, a trace keeps what a step-through view shows: the forward pass
+(``trace.forward``, every operation in the order it was created, with the values it saw), the
+leaves (``trace.leaves``), the gradient each use sent to a value (``step.arrivals``) and, for
+small tensors, each operation's local derivative d(output)/d(input) (``traced.jacobian``),
+obtained by running the operation's own backward once per element of its output.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from ..autograd import Node, sum_to_shape
 from ..tensor import Tensor
 from ..walk import ModelPaths, ValueNames, live_values
 from ._core import Observer, Origin, Summary, as_array, observing, origin_of
+from .stepper import ParamUpdate, RunInfo, trace_fragment, trace_page
 
 # How the frames mark the progress of the backward pass.
 DONE = {"fillcolor": "#f4cccc"}  # an operation whose backward has run
@@ -42,6 +50,23 @@ class TracedInput:
     value: Summary
     grad: Summary | None  # None: no gradient (the input is a constant)
     node: str | None = field(default=None, repr=False)  # its node in the drawing
+    # d(output)/d(input) as a matrix (output elements x input elements): row k is what the
+    # operation's backward sends to this input when dL/d(output) is 1 at element k and 0
+    # elsewhere. Kept when output and input have at most ``max_values`` elements, else None.
+    jacobian: np.ndarray | None = field(default=None, repr=False)
+
+    def local(self, output_shape: tuple) -> np.ndarray | None:
+        """The local derivative as a learner writes it: one number for scalars, an array of
+        the input's shape for an elementwise operation (the Jacobian's diagonal), else the
+        Jacobian itself; None when it was not kept."""
+        jacobian = self.jacobian
+        if jacobian is None:
+            return None
+        if jacobian.size == 1:
+            return jacobian.reshape(())
+        if tuple(output_shape) == tuple(self.value.shape) and _is_diagonal(jacobian):
+            return np.diagonal(jacobian).reshape(self.value.shape)
+        return jacobian
 
 
 @dataclass
@@ -58,6 +83,9 @@ class TraceStep:
     origin: Origin | None = None  # the line of user code, when recorded
     box: str | None = field(default=None, repr=False)  # the operation's node in the drawing
     node: str | None = field(default=None, repr=False)  # the output's node in the drawing
+    # dL/d(output) as it arrived, one entry per use of the output: (the step that sent it,
+    # 0 for the seed of the pass, the gradient). They add up to ``grad_output``.
+    arrivals: list[tuple[int, Summary]] = field(default_factory=list, repr=False)
 
     def input(self, name: str) -> TracedInput:
         """The input called ``name``."""
@@ -65,6 +93,21 @@ class TraceStep:
             if traced.name == name:
                 return traced
         raise KeyError(f"step {self.index} ({self.op}) has no input named {name!r}")
+
+
+@dataclass
+class ForwardStep:
+    """One operation of the forward pass, in the order the operations were created."""
+
+    index: int  # 1 for the first operation
+    op: str
+    module: str | None
+    output: str
+    value: Summary
+    inputs: list[TracedInput]  # the tensor inputs and their values (no gradients yet)
+    args: list[str]  # every argument of forward as written: tensor names, other values' repr
+    box: str | None = field(default=None, repr=False)
+    node: str | None = field(default=None, repr=False)
 
 
 class Trace:
@@ -80,6 +123,9 @@ class Trace:
         self.max_values = max_values
         self.steps: list[TraceStep] = []
         self.leaf_grads: dict[str, Summary] = {}  # .grad of each leaf after the pass
+        self.forward: list[ForwardStep] = []  # the operations, in the order they were created
+        self.leaves: list[TracedInput] = []  # the values no operation made (grad: after)
+        self.leaf_arrivals: dict[str, list[tuple[int, Summary]]] = {}  # what each use sent
         self._drawing: _Drawing | None = None
         self._no_drawing_reason = "the graph was not drawn"
 
@@ -120,6 +166,22 @@ class Trace:
             paths.append(path)
         return paths
 
+    # ---- the step-through page ---------------------------------------------------------------
+
+    def to_html(self, path: str | Path | None = None, *, title: str | None = None) -> str:
+        """One self-contained HTML page that steps through the forward pass, node by node,
+        then the backward pass, showing at each step the value, the gradient arriving from
+        each use, and the chain rule with the numbers (see ``debug/stepper.py``). Written to
+        ``path`` when given; returns the page's text."""
+        page = trace_page([self], title=title)
+        if path is not None:
+            Path(path).write_text(page, encoding="utf-8")
+        return page
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows a trace as the step-through view (click it, then use the arrow keys)."""
+        return trace_fragment([self])
+
 
 # ----------------------------------------------------------------------------------------------
 # The public function
@@ -134,6 +196,7 @@ def trace_backward(
     model: Any = None,
     max_values: int = 4,
     draw: bool = True,
+    local_derivatives: bool = True,
 ) -> Trace:
     """Run ``loss.backward(gradient, retain_graph)`` (filling ``.grad`` exactly as it does) and
     return a `Trace` of every step, in the order the engine ran them.
@@ -146,6 +209,10 @@ def trace_backward(
         max_values: tensors with at most this many elements are kept (and printed) in full;
             bigger ones as their shape and norm.
         draw: capture a drawing of the graph for ``Trace.frames`` / ``render_frames``.
+        local_derivatives: keep each small operation's Jacobian d(output)/d(input)
+            (``TracedInput.jacobian``), found by running its backward once more per element
+            of its output (a backward that is not a pure function of its arguments should
+            pass False).
 
     Each step records the operation, the module it ran in, its inputs' values, dL/d(output)
     arriving from above and dL/d(input) sent to each input (summed back to the input's shape
@@ -164,29 +231,92 @@ def trace_backward(
         except ValueError as error:  # too big for Graphviz
             trace._no_drawing_reason = str(error)
     trace._drawing = drawing
-    recorder = _Recorder(trace, names, paths, drawing)
+    _record_forward(trace, values, names, paths, drawing)
+    recorder = _Recorder(trace, names, paths, drawing, values, local_derivatives)
     with observing(recorder):
         loss.backward(gradient, retain_graph=retain_graph)
     for value in values:
         if value.grad_fn is None and value.requires_grad and value.grad is not None:
             trace.leaf_grads[names(value)] = Summary.of(value.grad, max_values)
+    for leaf in trace.leaves:
+        leaf.grad = trace.leaf_grads.get(leaf.name)
+        trace.leaf_arrivals[leaf.name] = recorder.sent.pop(leaf.position, [])
     return trace
+
+
+def _record_forward(
+    trace: Trace, values: list, names: ValueNames, paths: ModelPaths, drawing: _Drawing | None
+) -> None:
+    """The leaves, then every operation in the order it was created (``Node.number``), each
+    with the values it saw: the forward pass as it ran."""
+    n = trace.max_values
+    for position, value in enumerate(values):
+        if value.grad_fn is None:
+            node = drawing.value_node(value) if drawing else None
+            trace.leaves.append(
+                TracedInput(position, names(value), Summary.of(value, n), None, node)
+            )
+    made = sorted((v for v in values if v.grad_fn is not None), key=lambda v: v.grad_fn.number)
+    for value in made:
+        ctx = value.grad_fn
+        inputs, args = [], []
+        for position, parent in enumerate(ctx.parents):
+            if isinstance(parent, Tensor):
+                node = drawing.value_node(parent) if drawing else None
+                inputs.append(
+                    TracedInput(position, names(parent), Summary.of(parent, n), None, node)
+                )
+                args.append(names(parent))
+            else:
+                args.append(_short_repr(parent))
+        trace.forward.append(
+            ForwardStep(
+                index=len(trace.forward) + 1,
+                op=ctx.name,
+                module=paths.describe(ctx.scope),
+                output=names(value),
+                value=Summary.of(value, n),
+                inputs=inputs,
+                args=args,
+                box=drawing.op_node(value) if drawing else None,
+                node=drawing.value_node(value) if drawing else None,
+            )
+        )
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value.tolist() if isinstance(value, np.ndarray) and value.size <= 8 else value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 class _Recorder(Observer):
     """Writes down each step as the engine runs it (the graph is still intact then)."""
 
     def __init__(
-        self, trace: Trace, names: ValueNames, paths: ModelPaths, drawing: _Drawing | None
+        self,
+        trace: Trace,
+        names: ValueNames,
+        paths: ModelPaths,
+        drawing: _Drawing | None,
+        values: list[Tensor],
+        local_derivatives: bool,
     ) -> None:
         super().__init__()
         self.trace = trace
         self.names = names
         self.paths = paths
         self.drawing = drawing
+        self.root = values[-1]  # the loss: the last value of a topological order
+        self.local_derivatives = local_derivatives
+        # what each use sent to a value so far, by the value's position in the trace's order
+        # of values (its ``t<i>`` number): (the step that sent it, the gradient)
+        self.sent: dict[int, list[tuple[int, Summary]]] = {}
+        self.position = {id(v): i for i, v in enumerate(values)}
 
     def backward(self, node: Tensor, ctx: Node, grad_output: Any, input_grads: tuple) -> None:
         n = self.trace.max_values
+        index = len(self.trace.steps) + 1
+        jacobians = self._jacobians(node, ctx) if self.local_derivatives else {}
         inputs = []
         for position, (parent, grad) in enumerate(zip(ctx.parents, input_grads)):
             if not isinstance(parent, Tensor):
@@ -194,6 +324,9 @@ class _Recorder(Observer):
             sent = None
             if grad is not None and parent.requires_grad:
                 sent = Summary.of(_fit(as_array(grad), parent.shape), n)
+                where = self.position.get(id(parent))
+                if where is not None:
+                    self.sent.setdefault(where, []).append((index, sent))
             inputs.append(
                 TracedInput(
                     position,
@@ -201,8 +334,12 @@ class _Recorder(Observer):
                     Summary.of(parent, n),
                     sent,
                     node=self.drawing.value_node(parent) if self.drawing else None,
+                    jacobian=jacobians.get(position),
                 )
             )
+        arrivals = self.sent.pop(self.position.get(id(node), -1), [])
+        if node is self.root:
+            arrivals.insert(0, (0, self.trace.seed))
         step = TraceStep(
             index=len(self.trace.steps) + 1,
             op=ctx.name,
@@ -214,9 +351,48 @@ class _Recorder(Observer):
             origin=origin_of(ctx),
             box=self.drawing.op_node(node) if self.drawing else None,
             node=self.drawing.value_node(node) if self.drawing else None,
+            arrivals=arrivals,
         )
         self.trace.steps.append(step)
         super().backward(node, ctx, grad_output, input_grads)
+
+    def _jacobians(self, node: Tensor, ctx: Node) -> dict[int, np.ndarray]:
+        """d(output)/d(input) for each small input that requires grad, row by row: row k is
+        the operation's own backward applied to the k-th unit vector of the output's shape
+        (the graph is still intact while the observer runs)."""
+        n = self.trace.max_values
+        size = int(np.prod(node.shape, dtype=np.int64))
+        wanted = {
+            position: parent
+            for position, parent in enumerate(ctx.parents)
+            if isinstance(parent, Tensor) and parent.requires_grad and 0 < parent.data.size <= n
+        }
+        if not wanted or not 0 < size <= n or node.dtype.kind != "f":
+            return {}
+        rows: dict[int, list[np.ndarray]] = {position: [] for position in wanted}
+        ctx._output = node
+        try:
+            for k in range(size):
+                unit = np.zeros(node.shape, dtype=node.dtype)
+                unit.flat[k] = 1
+                grads = ctx.function.backward(ctx, unit)
+                if type(grads) is not tuple:
+                    grads = (grads,)
+                for position, parent in wanted.items():
+                    grad = grads[position] if position < len(grads) else None
+                    if grad is None:
+                        rows[position].append(np.zeros(parent.data.size, dtype=node.dtype))
+                    else:
+                        rows[position].append(_fit(as_array(grad), parent.shape).ravel())
+        except Exception:  # a backward that cannot run twice: no local derivative, no harm
+            return {}
+        finally:
+            ctx._output = None
+        return {position: np.array(r, dtype=float) for position, r in rows.items()}
+
+
+def _is_diagonal(matrix: np.ndarray) -> bool:
+    return matrix.shape[0] == matrix.shape[1] and not np.any(matrix - np.diag(np.diagonal(matrix)))
 
 
 def _fit(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -338,3 +514,95 @@ def _caption(trace: Trace, k: int) -> str:
         f"step {k} of {total}: {step.op}{where}, dL/d{step.output} = {step.grad_output} "
         f"arrives; sends {sent or 'nothing'}"
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# Several optimisation steps: the step-through view of training
+# ----------------------------------------------------------------------------------------------
+
+
+class TrainingRecorder:
+    """Record the backward pass of several optimisation steps of a small model, for the
+    step-through view over the steps (`to_html`), with the loss and weights as they move.
+
+    ``record(loss)`` runs ``loss.backward()`` (through ``trace_backward``, so ``.grad`` is
+    filled exactly as usual) after noting every parameter's value; call ``optimizer.step()``
+    after it as usual. The next ``record`` (or ``to_html``) sees what the step did. As a
+    ``tg.train.fit`` callback it records every batch: ``fit(..., callbacks=[recorder])``.
+
+    Args:
+        model: the ``nn.Module`` being trained (names parameters ``0.weight`` ...).
+        max_values: tensors with at most this many elements show their numbers.
+        max_steps: record at most this many steps; later ``record`` calls only run
+            ``loss.backward()`` (``skipped`` counts them): a page of hundreds of steps helps
+            no one.
+    """
+
+    def __init__(self, model: Any, *, max_values: int = 16, max_steps: int = 50) -> None:
+        if not hasattr(model, "named_parameters"):
+            raise TypeError(f"TrainingRecorder: expected an nn.Module, got {type(model).__name__}")
+        self.model = model
+        self.max_values = max_values
+        self.max_steps = max_steps
+        self.traces: list[Trace] = []
+        self.losses: list[float] = []
+        self.skipped = 0
+        self._before: list[dict[str, np.ndarray]] = []
+        self._grads: list[dict[str, np.ndarray | None]] = []
+
+    def record(self, loss: Tensor) -> Trace | None:
+        """Run ``loss.backward()`` and trace it; returns the trace (None once ``max_steps``
+        steps are recorded)."""
+        if len(self.traces) >= self.max_steps:
+            self.skipped += 1
+            loss.backward()
+            return None
+        before = self._parameters()
+        trace = trace_backward(loss, model=self.model, max_values=self.max_values)
+        self.traces.append(trace)
+        self.losses.append(float(np.asarray(loss.data).reshape(-1)[0]))
+        self._before.append(before)
+        self._grads.append(
+            {
+                name: None if p.grad is None else np.array(p.grad.data, copy=True)
+                for name, p in self.model.named_parameters()
+            }
+        )
+        return trace
+
+    def on_backward(self, loss: Tensor) -> None:
+        """``tg.train.fit``'s callback: run (and trace) the backward pass of each batch."""
+        self.record(loss)
+
+    def runs(self) -> list[RunInfo]:
+        """Each recorded step: its loss and every parameter before and after the step."""
+        infos = []
+        now = self._parameters()
+        for i, before in enumerate(self._before):
+            after = self._before[i + 1] if i + 1 < len(self._before) else now
+            params = [
+                ParamUpdate(name, value, self._grads[i].get(name), after.get(name))
+                for name, value in before.items()
+            ]
+            label = f"optimisation step {i + 1}"
+            infos.append(RunInfo(label, self.losses[i], params))
+        return infos
+
+    def to_html(self, path: str | Path | None = None, *, title: str | None = None) -> str:
+        """The step-through page over every recorded step (``debug/stepper.py``); written to
+        ``path`` when given; returns the page's text."""
+        if not self.traces:
+            raise ValueError("TrainingRecorder.to_html: nothing recorded yet; call record(loss)")
+        heading = title or f"Training {type(self.model).__name__}: {len(self.traces)} steps"
+        page = trace_page(self.traces, title=heading, runs=self.runs())
+        if path is not None:
+            Path(path).write_text(page, encoding="utf-8")
+        return page
+
+    def _repr_html_(self) -> str:
+        if not self.traces:
+            return "<p>TrainingRecorder: nothing recorded yet</p>"
+        return trace_fragment(self.traces, runs=self.runs())
+
+    def _parameters(self) -> dict[str, np.ndarray]:
+        return {name: np.array(p.data, copy=True) for name, p in self.model.named_parameters()}
