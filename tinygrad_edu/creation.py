@@ -487,39 +487,31 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 
 def zeros(
-    *shape: Any,
-    size: Any = None,
-    dtype: Any = None,
-    device: Any = None,
-    requires_grad: bool = False,
+    *shape: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
     """``tg.zeros(2, 3)`` or ``tg.zeros((2, 3))``: zeros of the default dtype unless given."""
-    _check_device("zeros", device)
-    return _wrap(np.zeros(_size("zeros", shape, size), float_or_default(dtype)), requires_grad)
+    return _constant("zeros", np.zeros, shape, size, dtype, device, requires_grad)
 
 
 def ones(
-    *shape: Any,
-    size: Any = None,
-    dtype: Any = None,
-    device: Any = None,
-    requires_grad: bool = False,
+    *shape: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
     """``tg.ones(2, 3)`` or ``tg.ones((2, 3))``: ones of the default dtype unless given."""
-    _check_device("ones", device)
-    return _wrap(np.ones(_size("ones", shape, size), float_or_default(dtype)), requires_grad)
+    return _constant("ones", np.ones, shape, size, dtype, device, requires_grad)
 
 
 def empty(
-    *shape: Any,
-    size: Any = None,
-    dtype: Any = None,
-    device: Any = None,
-    requires_grad: bool = False,
+    *shape: Any, size: Any = None, dtype: Any = None, device: Any = None, requires_grad: bool = False
 ) -> Tensor:
     """A tensor whose values are whatever was in memory (fill it before reading it)."""
-    _check_device("empty", device)
-    return _wrap(np.empty(_size("empty", shape, size), float_or_default(dtype)), requires_grad)
+    return _constant("empty", np.empty, shape, size, dtype, device, requires_grad)
+
+
+def _constant(
+    op: str, make: Any, shape: tuple, size: Any, dtype: Any, device: Any, requires_grad: bool
+) -> Tensor:
+    _check_device(op, device)
+    return _wrap(make(_size(op, shape, size), float_or_default(dtype)), requires_grad)
 
 
 def full(

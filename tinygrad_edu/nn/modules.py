@@ -331,17 +331,7 @@ class Module:
     ) -> Iterator[tuple[str, Parameter]]:
         """(dotted path, parameter) for every parameter: ``"0.weight"``, ``"layers.2.bias"``.
         A parameter shared by two layers is listed once (unless ``remove_duplicate=False``)."""
-        memo: set[int] = set()
-        if recurse:
-            owners = self.named_modules(prefix, remove_duplicate=remove_duplicate)
-        else:
-            owners = iter([(prefix, self)])
-        for path, module in owners:
-            for name, param in module._parameters.items():
-                if param is None or (remove_duplicate and id(param) in memo):
-                    continue
-                memo.add(id(param))
-                yield (f"{path}.{name}" if path else name), param
+        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         """Every parameter, in the order of ``named_parameters()``: what an optimizer updates."""
@@ -354,17 +344,24 @@ class Module:
         """(dotted path, buffer) for every buffer that is not None, persistent or not:
         ``"1.running_mean"``. A buffer shared by two modules is listed once (unless
         ``remove_duplicate=False``)."""
+        yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def _named_members(
+        self, registry: str, prefix: str, recurse: bool, remove_duplicate: bool
+    ) -> Iterator[tuple[str, Tensor]]:
+        """(dotted path, tensor) for the tensors of one registry (``_parameters`` or
+        ``_buffers``) of every module (or of this one only without ``recurse``)."""
         memo: set[int] = set()
         if recurse:
             owners = self.named_modules(prefix, remove_duplicate=remove_duplicate)
         else:
             owners = iter([(prefix, self)])
         for path, module in owners:
-            for name, buffer in module._buffers.items():
-                if buffer is None or (remove_duplicate and id(buffer) in memo):
+            for name, tensor in getattr(module, registry).items():
+                if tensor is None or (remove_duplicate and id(tensor) in memo):
                     continue
-                memo.add(id(buffer))
-                yield (f"{path}.{name}" if path else name), buffer
+                memo.add(id(tensor))
+                yield (f"{path}.{name}" if path else name), tensor
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         """Every buffer, in the order of ``named_buffers()``."""
