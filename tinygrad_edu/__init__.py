@@ -9,7 +9,7 @@ The engine (``autograd``, ``tensor``, ``ops``) comes first; ``nn``, ``optim``, `
 ``train`` are built on it; ``gradcheck`` and the graph drawing are tools around it.
 """
 
-from . import cuda, data, debug, nn, optim, train, utils
+from . import cuda, data, debug, interop, nn, optim, train, utils
 from .autograd import Context, Function, Node, grad
 from .creation import (
     CreationError,
@@ -189,6 +189,7 @@ from .functions import sum as sum
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .graph import draw_graph
+from .interop import from_torch, to_torch
 from .optim import lr_scheduler  # noqa: F401  (tg.optim.lr_scheduler, as torch.optim.lr_scheduler)
 from .serialization import CheckpointError, load, save
 from .tensor import Tensor
@@ -265,6 +266,7 @@ __all__ = [
     "floor",
     "floor_divide",
     "from_numpy",
+    "from_torch",
     "full",
     "full_like",
     "Function",
@@ -285,6 +287,7 @@ __all__ = [
     "int32",
     "int64",
     "int8",
+    "interop",
     "is_grad_enabled",
     "isclose",
     "lerp",
@@ -363,6 +366,7 @@ __all__ = [
     "tanh",
     "Tensor",
     "tensor",
+    "to_torch",
     "trace_backward",
     "train",
     "transpose",

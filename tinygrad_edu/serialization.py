@@ -24,6 +24,13 @@ An ``.npz`` without ``"__structure__"`` (written by ``np.savez``) loads as a dic
 arrays in the archive's order, as long as every member is a plain ``.npy`` array. Tensors are
 saved as their arrays and load as NumPy arrays, the same as a ``state_dict()`` holds them.
 
+A path ending in ``.safetensors`` is written and read with the ``safetensors`` package
+(``pip install safetensors``, an optional extra) through its NumPy interface: the format of
+the Hugging Face Hub, which ``safetensors.torch.load_file`` reads into PyTorch tensors (and
+whose files from PyTorch ``tg.load`` reads). It holds one flat dict of names to arrays, a
+model's ``state_dict()``; nested checkpoints (model and optimizer together) stay ``.npz``.
+The order of the names is kept in the file's metadata; the write is atomic as for ``.npz``.
+
 Nothing silently wrong, nothing lost:
 
 * ``save`` checks and encodes everything before touching the disk, writes a hidden temporary
@@ -58,6 +65,10 @@ from .tensor import Tensor
 
 STRUCTURE = "__structure__"
 _NPY_MAGIC = b"\x93NUMPY"
+SAFETENSORS = ".safetensors"
+# The metadata entry of a .safetensors file that keeps the order of the names (safetensors
+# itself stores them in an order of its own: by dtype, then by name).
+SAFETENSORS_ORDER = "tinygrad_edu.order"
 
 
 class CheckpointError(ValueError):
@@ -75,10 +86,15 @@ def save(obj: Any, path: str | os.PathLike) -> Path:
     As with ``np.savez``, ``".npz"`` is appended to a path that does not end with it:
     ``tg.save(sd, "model")`` writes ``model.npz``. Returns the path written.
 
+    A path ending in ``.safetensors`` writes a safetensors file instead (needs the
+    ``safetensors`` package): a flat dict of names to arrays, such as a ``state_dict()``.
+
     The write is atomic: the old file at ``path`` is replaced only once the new one is
     complete on disk, so a failed or interrupted save never destroys the previous checkpoint.
     """
     path = Path(path)
+    if path.suffix == SAFETENSORS:
+        return _save_safetensors(obj, path)
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
     arrays: dict[str, np.ndarray] = {}
@@ -152,8 +168,11 @@ def load(path: str | os.PathLike) -> Any:
     A file that ``tg.save`` did not write (or damaged since) is refused with a
     ``CheckpointError`` (a ValueError) naming the file and what is wrong; so is a file holding
     Python objects, which would need pickle. A plain ``np.savez`` archive (no
-    ``"__structure__"`` entry) loads as a dict of its arrays."""
+    ``"__structure__"`` entry) loads as a dict of its arrays. A ``.safetensors`` file (from
+    here, PyTorch or the Hub) loads as a dict of its arrays (needs ``safetensors``)."""
     path = Path(path)
+    if path.suffix == SAFETENSORS:
+        return _load_safetensors(path)
     if not path.exists() and path.suffix != ".npz":
         with_suffix = path.with_name(path.name + ".npz")
         if with_suffix.exists():
@@ -229,6 +248,95 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) ->
     if extra:
         raise _refuse(path, f"has {len(extra)} stray bytes after the array in {member}")
     return array
+
+
+# ---- safetensors -----------------------------------------------------------------------------
+
+
+def _safetensors_numpy(where: str) -> Any:
+    """The ``safetensors.numpy`` module, or an ImportError saying how to install it."""
+    try:
+        import safetensors.numpy
+    except ImportError:
+        raise ImportError(
+            f"{where}: .safetensors files need the safetensors package, which is not "
+            "installed: pip install safetensors (or save to .npz, which needs nothing more)"
+        ) from None
+    return safetensors.numpy
+
+
+def _save_safetensors(obj: Any, path: Path) -> Path:
+    """``save`` of a flat dict of arrays to a .safetensors file, atomically."""
+    st = _safetensors_numpy("tg.save")
+    arrays = _flat_arrays(obj, path)  # raises on anything unsaveable, before any writing
+    metadata = {SAFETENSORS_ORDER: json.dumps(list(arrays))}
+    try:
+        data = st.save(arrays, metadata=metadata)
+    except Exception as error:  # safetensors' own errors (e.g. a dtype it lacks)
+        raise TypeError(f"tg.save: safetensors cannot write {str(path)!r}: {error}") from None
+    target = Path(os.path.realpath(path))
+    _write_atomically(target, lambda file: file.write(data))
+    return path
+
+
+def _flat_arrays(obj: Any, path: Path) -> dict[str, np.ndarray]:
+    """``obj`` (names -> arrays, Tensors, NumPy scalars or PyTorch tensors) as a dict of
+    contiguous NumPy arrays; anything else is a TypeError saying to use .npz."""
+    use_npz = (
+        "a .safetensors file holds one flat dict of names to arrays (a model's state_dict); "
+        "save nested checkpoints (model and optimizer together, an optimizer's state_dict) "
+        "to .npz, or flatten the dict to names such as 'model.0.weight'"
+    )
+    if not isinstance(obj, dict):
+        raise TypeError(f"tg.save: cannot save a {type(obj).__name__} to {path.name!r}: {use_npz}")
+    arrays: dict[str, np.ndarray] = {}
+    for key, value in obj.items():
+        if not isinstance(key, str) or key == "__metadata__":
+            raise TypeError(
+                f"tg.save: {path.name!r}: the names must be strings other than "
+                f"'__metadata__', got {key!r}"
+            )
+        if isinstance(value, Tensor):
+            value = value.data
+        elif hasattr(value, "detach") and hasattr(value, "numpy"):  # a PyTorch tensor
+            value = value.detach().cpu().numpy()
+        if not isinstance(value, (np.ndarray, np.generic)):
+            raise TypeError(
+                f"tg.save: the value of {key!r} is of type {type(value).__name__}, not an "
+                f"array: {use_npz}"
+            )
+        array = np.asarray(value)  # (np.ascontiguousarray would make a 0-d array 1-d)
+        if not array.flags.c_contiguous:
+            array = array.copy(order="C")
+        if array.dtype.kind not in "biuf":
+            raise TypeError(
+                f"tg.save: {key!r} has dtype {array.dtype}; a .safetensors file holds "
+                "numbers and bools only"
+            )
+        arrays[key] = array
+    return arrays
+
+
+def _load_safetensors(path: Path) -> dict[str, np.ndarray]:
+    """``load`` of a .safetensors file: its arrays, in the order they were saved in."""
+    st = _safetensors_numpy("tg.load")
+    if not path.exists():
+        raise FileNotFoundError(f"tg.load: no such file: {str(path)!r}")
+    from safetensors import safe_open
+
+    try:
+        arrays = st.load_file(path)
+        with safe_open(path, framework="np") as file:
+            metadata = file.metadata() or {}
+    except Exception as error:  # safetensors' errors for a damaged or foreign file
+        raise _refuse(path, f"is not a readable safetensors file ({error})") from None
+    try:
+        order = json.loads(metadata.get(SAFETENSORS_ORDER, "null"))
+    except json.JSONDecodeError:
+        order = None
+    if isinstance(order, list) and sorted(map(str, order)) == sorted(arrays):
+        arrays = {key: arrays[key] for key in order}
+    return {key: np.array(value, copy=True) for key, value in arrays.items()}
 
 
 # ---- the structure --------------------------------------------------------------------------
