@@ -314,3 +314,17 @@ def test_in_place_recorded_operations_pass_gradcheck():
     x = tg.Tensor([0.3, -0.7, 1.1], requires_grad=True)
     assert tg.gradcheck(fn, [x])
     assert tg.gradgradcheck(fn, [x])
+
+
+def test_a_model_moves_to_the_cpu_and_changes_dtype_as_in_pytorch():
+    model = tg.nn.Sequential(tg.nn.Linear(2, 3), tg.nn.BatchNorm1d(3))
+    assert model.to("cpu") is model and model.to(torch.device("cpu")) is model
+    model.to(tg.float32)
+    assert {p.dtype for p in model.parameters()} == {np.dtype(np.float32)}
+    assert model[1].running_mean.dtype == np.float32
+    assert model[1].num_batches_tracked.dtype == np.int64  # integers stay
+    assert model(tg.randn(4, 2)).dtype == np.float32
+    model.double()
+    assert model[0].weight.dtype == np.float64
+    with pytest.raises(RuntimeError, match="CPU only"):
+        model.to("cuda")

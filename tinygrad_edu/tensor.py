@@ -779,7 +779,7 @@ class Tensor:
         for arg in args:
             if isinstance(arg, Tensor):
                 dtype = arg.dtype
-            elif _is_device(arg):
+            elif is_device(arg):
                 device = arg
             else:
                 dtype = arg
@@ -1767,7 +1767,7 @@ _TYPE_NAMES = {
 }
 
 
-def _is_device(value: Any) -> bool:
+def is_device(value: Any) -> bool:
     return isinstance(value, str) or type(value).__name__ == "device"
 
 

@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 
 from ..autograd import set_scope
+from ..dtypes import to_dtype
 from ..grad_mode import no_grad
-from ..tensor import Tensor
+from ..tensor import Tensor, check_device, is_device
 
 
 class Parameter(Tensor):
@@ -379,6 +380,37 @@ class Module:
         return self
 
     # ---- modes and gradients ---------------------------------------------------------------
+
+    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Module:
+        """``model.to('cpu')``, ``model.to(dtype)`` or ``model.to(device, dtype)``, in place,
+        as in PyTorch: floating parameters and buffers take ``dtype``; the CPU is the only
+        device (another one is an error)."""
+        for arg in args:
+            if is_device(arg):
+                device = arg
+            else:
+                dtype = arg
+        if device is not None:
+            check_device(device)
+        if dtype is not None:
+            dtype = to_dtype(dtype, "Module.to")
+            with no_grad():
+                for tensor in itertools.chain(self.parameters(), self.buffers()):
+                    if tensor.dtype.kind == "f" and tensor.dtype != dtype:
+                        tensor.data = tensor.data.astype(dtype)
+                        tensor.grad = None
+        return self
+
+    def cpu(self) -> Module:
+        return self
+
+    def float(self) -> Module:
+        """Floating parameters and buffers to float32."""
+        return self.to(np.float32)
+
+    def double(self) -> Module:
+        """Floating parameters and buffers to float64."""
+        return self.to(np.float64)
 
     def train(self, mode: bool = True) -> Module:
         """Set training mode (``mode=True``) or evaluation mode on this module and every module
