@@ -328,3 +328,22 @@ def test_a_model_moves_to_the_cpu_and_changes_dtype_as_in_pytorch():
     assert model[0].weight.dtype == np.float64
     with pytest.raises(RuntimeError, match="CPU only"):
         model.to("cuda")
+
+
+def test_tensor_hooks_see_and_replace_gradients_as_in_pytorch():
+    def run(lib, tensor):
+        x = tensor([1.0, -2.0, 3.0])
+        h = x * 2
+        seen = []
+        handle = h.register_hook(lambda g: seen.append(g.tolist()))
+        h.register_hook(lambda g: g * 10)  # replaces the gradient flowing on
+        x.register_hook(lambda g: g + 1)  # a leaf: what goes into .grad
+        (h * h).sum().backward()
+        handle.remove()
+        return seen, x.grad.tolist()
+
+    ours = run(tg, lambda v: tg.tensor(v, requires_grad=True))
+    theirs = run(torch, lambda v: torch.tensor(v, dtype=torch.float64, requires_grad=True))
+    assert ours == theirs
+    with pytest.raises(RuntimeError, match="doesn't require gradient"):
+        tg.tensor([1.0]).register_hook(print)

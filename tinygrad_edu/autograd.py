@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -459,6 +460,8 @@ def run_backward(
             grad = grads.pop(tensor, None)
             if grad is None:  # no gradient reaches it (its users returned None)
                 continue
+            if tensor_hooks:  # Tensor.register_hook: may look at or replace the gradient
+                grad = run_tensor_hooks(tensor, grad)
             if tensor in keep:
                 kept[tensor] = grad
             # The chain rule, one step: dL/d(input) = dL/d(output) * d(output)/d(input)
@@ -471,7 +474,9 @@ def run_backward(
         grad_mode.state.enabled = grad_was_enabled
     # Only now that every step has succeeded is anything handed out: a backward that raises
     # half-way leaves every .grad as it was, and the graph intact.
-    kept.update((t, g) for t, g in grads.items() if t.grad_fn is None)  # the leaves
+    for leaf, grad in grads.items():  # what is left are the leaves, their gradients complete
+        if leaf.grad_fn is None:
+            kept[leaf] = run_tensor_hooks(leaf, grad) if tensor_hooks else grad
     results = _hand_out(kept, inputs, create_graph)
     if not retain_graph:
         release_graph(visited)
@@ -480,6 +485,39 @@ def run_backward(
 
 def _newest_first(tensor: Any) -> int:
     return -tensor.grad_fn.number
+
+
+# id(tensor) -> the hooks of Tensor.register_hook (an entry goes when its tensor does)
+tensor_hooks: dict[int, list] = {}
+
+
+def add_tensor_hook(tensor: Any, hook: Any) -> list:
+    """Register ``hook`` on ``tensor``; returns the tensor's list of hooks."""
+    if id(tensor) not in tensor_hooks:
+        tensor_hooks[id(tensor)] = []
+        weakref.finalize(tensor, tensor_hooks.pop, id(tensor), None)
+    tensor_hooks[id(tensor)].append(hook)
+    return tensor_hooks[id(tensor)]
+
+
+def run_tensor_hooks(tensor: Any, grad: Any) -> Any:
+    """Call the hooks ``tensor.register_hook`` registered, in order, on its gradient (as a
+    Tensor); a hook that returns a tensor replaces the gradient, as in PyTorch."""
+    for hook in list(tensor_hooks.get(id(tensor), ())):
+        given = grad if isinstance(grad, _Tensor) else _Tensor._from_op(grad, None)
+        result = hook(given)
+        if result is not None:
+            if np.shape(result) != np.shape(grad):
+                raise RuntimeError(
+                    f"a hook returned a gradient of shape {np.shape(result)} for a tensor of "
+                    f"shape {np.shape(grad)}"
+                )
+            grad = result if isinstance(grad, _Tensor) else np.asarray(_plain_array(result))
+    return grad
+
+
+def _plain_array(value: Any) -> Any:
+    return value._data if isinstance(value, _Tensor) else value
 
 
 def _add_to(grads: dict, tensor: Any, grad: Any) -> None:

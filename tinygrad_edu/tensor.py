@@ -216,6 +216,16 @@ class Tensor:
         self._requires_grad = bool(requires_grad)
         return self
 
+    def register_hook(self, hook: Any) -> Any:
+        """Call ``hook(grad)`` each time backward has this tensor's whole gradient (as a
+        Tensor); if it returns a tensor, that replaces the gradient. Returns a handle whose
+        ``.remove()`` unregisters it, as in PyTorch."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if not callable(hook):
+            raise TypeError(f"register_hook: the hook must be callable, got {type(hook).__name__}")
+        return _HookHandle(autograd.add_tensor_hook(self, hook), hook)
+
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this intermediate tensor too (leaves always keep theirs)."""
         if not self.requires_grad:
@@ -1427,6 +1437,16 @@ class Tensor:
 
 
 autograd.register_tensor_class(Tensor)  # the engine creates and recognises Tensors from now on
+
+
+class _HookHandle:
+    """What ``Tensor.register_hook`` returns: ``remove()`` unregisters the hook."""
+
+    def __init__(self, hooks: list, hook: Any) -> None:
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self) -> None:
+        self.hooks[:] = [hook for hook in self.hooks if hook is not self.hook]
 
 # ufunc -> (the Tensor's operator, its reflection), for ``array (op) tensor``
 _OPERATOR_UFUNCS = {
