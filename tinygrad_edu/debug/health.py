@@ -19,8 +19,8 @@ which should sit near -3. `HealthMonitor` records all of it while you train::
     monitor.warnings                    # e.g. "saturated tanh in layer 3 (Tanh): ..."
 
 How it sees the network: a forward hook (``Module.register_forward_hook``) on every leaf module
-keeps the module's output and calls ``retain_grad()`` on it, so that after ``backward()`` the
-output's ``.grad`` holds dL/d(activation); the parameters' ``.grad`` and data are read at
+keeps the module's output and registers a gradient hook on it (``Tensor.register_hook``), so
+that ``backward()`` hands it dL/d(activation); the parameters' ``.grad`` and data are read at
 ``step()``, and the update is the change of each parameter since the previous ``step()``.
 
 Definitions (per layer, per step, over every element of the layer's output in that step):
@@ -178,6 +178,7 @@ class HealthMonitor:
         self.gradients: dict[str, np.ndarray] = {}  # dL/d(activation), the latest step's
         self.param_grads: dict[str, np.ndarray] = {}  # the latest step's
         self._captured: dict[str, list[Tensor]] = {}
+        self._captured_grads: dict[str, list[Tensor]] = {}  # dL/d(output), from the hooks
         self._active: dict[str, deque] = {}  # per layer: which units were active, per step
         self._previous = {name: _flat(p.data).copy() for name, p in model.named_parameters()}
         self._ndim = {name: p.ndim for name, p in model.named_parameters()}
@@ -186,6 +187,7 @@ class HealthMonitor:
             self.kinds[name] = KINDS.get(type(module).__name__, type(module).__name__.lower())
             self.layers[name] = []
             self._captured[name] = []
+            self._captured_grads[name] = []
             self._active[name] = deque(maxlen=window)
             self._handles.append(module.register_forward_hook(self._hook(name)))
 
@@ -195,8 +197,8 @@ class HealthMonitor:
         def hook(module: Any, args: tuple, output: Any) -> None:
             if not isinstance(output, Tensor) or not is_grad_enabled():
                 return  # evaluation under no_grad does not count
-            if output.requires_grad:
-                output.retain_grad()  # so that backward() leaves dL/d(output) in .grad
+            if output.requires_grad:  # backward hands the hook dL/d(output)
+                output.register_hook(lambda grad: self._captured_grads[name].append(grad))
             captured = self._captured[name]
             captured.append(output)
             if len(captured) > MAX_CALLS:  # forward passes without step(): keep the latest
@@ -218,6 +220,7 @@ class HealthMonitor:
             if outputs:
                 self.layers[name].append(self._layer_stats(name, outputs))
             self._captured[name] = []
+            self._captured_grads[name] = []
         for name, p in self.model.named_parameters():
             self.params.setdefault(name, []).append(self._param_stats(name, p))
         raised = self._check()
@@ -232,7 +235,7 @@ class HealthMonitor:
 
     def _layer_stats(self, name: str, outputs: list[Tensor]) -> LayerStats:
         data = np.concatenate([_flat(o.data) for o in outputs])
-        grads = [o.grad for o in outputs if o.grad is not None]
+        grads = self._captured_grads[name]
         grad = np.concatenate([_flat(g.data) for g in grads]) if grads else None
         kind = self.kinds[name]
         self.activations[name] = data
