@@ -23,7 +23,7 @@ import numpy as np
 
 from . import ops
 from .dtypes import get_default_dtype
-from .tensor import Tensor, _axes, _operand_or_raise
+from .tensor import Tensor, _axes, _operand_or_raise, dim_args
 from .tensor import cat as _cat
 from .tensor import matmul as _matmul
 from .tensor import maximum as _maximum
@@ -328,14 +328,6 @@ def cumprod(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
 # PyTorch also takes NumPy's names ``axis`` and ``keepdims`` for ``dim`` and ``keepdim``.
 
 
-def _dim(op: str, dim: Any, keepdim: bool, axis: Any, keepdims: Any) -> tuple[Any, bool]:
-    if axis is not None:
-        if dim is not None:
-            raise TypeError(f"{op}: give dim or axis, not both (they are the same argument)")
-        dim = axis
-    return dim, keepdim if keepdims is None else keepdims
-
-
 def sum(
     input: Tensor,
     dim: Any = None,
@@ -345,7 +337,7 @@ def sum(
     axis: Any = None,
     keepdims: bool | None = None,
 ) -> Tensor:
-    dim, keepdim = _dim("sum", dim, keepdim, axis, keepdims)
+    dim, keepdim = dim_args("sum", dim, keepdim, axis, keepdims)
     return _cast(input, dtype).sum(dim=dim, keepdim=keepdim)
 
 
@@ -358,7 +350,7 @@ def mean(
     axis: Any = None,
     keepdims: bool | None = None,
 ) -> Tensor:
-    dim, keepdim = _dim("mean", dim, keepdim, axis, keepdims)
+    dim, keepdim = dim_args("mean", dim, keepdim, axis, keepdims)
     return _cast(input, dtype).mean(dim=dim, keepdim=keepdim)
 
 
@@ -373,7 +365,7 @@ def prod(
 ) -> Tensor:
     """The product of the elements (along ``dim``): the last of the running products, so its
     gradient is cumprod's, zeros included."""
-    dim, keepdim = _dim("prod", dim, keepdim, axis, keepdims)
+    dim, keepdim = dim_args("prod", dim, keepdim, axis, keepdims)
     x = _cast(input, dtype)
     if dim is None:
         flat = x.reshape(-1)
@@ -405,7 +397,7 @@ def max(
     the elementwise maximum."""
     if isinstance(dim, Tensor):
         return maximum(input, dim)
-    dim, keepdim = _dim("max", dim, keepdim, axis, keepdims)
+    dim, keepdim = dim_args("max", dim, keepdim, axis, keepdims)
     return input.max(dim=dim, keepdim=keepdim)
 
 
@@ -420,7 +412,7 @@ def min(
     """As `max`, for the smallest."""
     if isinstance(dim, Tensor):
         return minimum(input, dim)
-    dim, keepdim = _dim("min", dim, keepdim, axis, keepdims)
+    dim, keepdim = dim_args("min", dim, keepdim, axis, keepdims)
     return input.min(dim=dim, keepdim=keepdim)
 
 
@@ -440,7 +432,7 @@ def argmax(
     *,
     axis: int | None = None,
 ) -> Tensor:
-    dim, keepdim = _dim("argmax", dim, keepdim, axis, None)
+    dim, keepdim = dim_args("argmax", dim, keepdim, axis, None)
     return input.argmax(dim=dim, keepdim=keepdim)
 
 
@@ -451,7 +443,7 @@ def argmin(
     *,
     axis: int | None = None,
 ) -> Tensor:
-    dim, keepdim = _dim("argmin", dim, keepdim, axis, None)
+    dim, keepdim = dim_args("argmin", dim, keepdim, axis, None)
     return input.argmin(dim=dim, keepdim=keepdim)
 
 
@@ -471,7 +463,7 @@ def logsumexp(
     axis: Any = None,
     keepdims: bool | None = None,
 ) -> Tensor:
-    dim, keepdim = _dim("logsumexp", dim, keepdim, axis, keepdims)
+    dim, keepdim = dim_args("logsumexp", dim, keepdim, axis, keepdims)
     if dim is None:
         raise TypeError("logsumexp() missing 1 required positional argument: 'dim'")
     return input.logsumexp(dim=dim, keepdim=keepdim)
@@ -491,7 +483,7 @@ def var(
     ``correction=0`` divides by N."""
     if isinstance(dim, bool):  # var(x, unbiased)
         dim, unbiased = None, dim
-    dim, keepdim = _dim("var", dim, keepdim, axis, keepdims)
+    dim, keepdim = dim_args("var", dim, keepdim, axis, keepdims)
     return input.var(dim=dim, unbiased=unbiased, keepdim=keepdim, correction=correction)
 
 
@@ -508,7 +500,7 @@ def std(
     """sqrt(var), with var's arguments."""
     if isinstance(dim, bool):
         dim, unbiased = None, dim
-    dim, keepdim = _dim("std", dim, keepdim, axis, keepdims)
+    dim, keepdim = dim_args("std", dim, keepdim, axis, keepdims)
     return input.std(dim=dim, unbiased=unbiased, keepdim=keepdim, correction=correction)
 
 

@@ -490,7 +490,7 @@ class Tensor:
         self, dim: Axis = None, keepdim: bool = False, *, dtype: Any = None, axis: Axis = None,
         keepdims: bool | None = None,
     ) -> Tensor:
-        dim, keepdim = _dim_args("sum", dim, keepdim, axis, keepdims)
+        dim, keepdim = dim_args("sum", dim, keepdim, axis, keepdims)
         x = self if dtype is None else self.to(dtype)
         return ops.Sum.apply(x, _axes("sum", dim, x.ndim), keepdim)
 
@@ -498,7 +498,7 @@ class Tensor:
         self, dim: Axis = None, keepdim: bool = False, *, dtype: Any = None, axis: Axis = None,
         keepdims: bool | None = None,
     ) -> Tensor:
-        dim, keepdim = _dim_args("mean", dim, keepdim, axis, keepdims)
+        dim, keepdim = dim_args("mean", dim, keepdim, axis, keepdims)
         x = self if dtype is None else self.to(dtype)
         axes = _axes("mean", dim, x.ndim)
         return x.sum(axes, keepdim) / _count(x.shape, axes)
@@ -525,7 +525,7 @@ class Tensor:
 
     def _extreme(self, op: str, dim: Any, keepdim: bool, axis: Any, keepdims: Any) -> Any:
         numpy_form = axis is not None or keepdims is not None or isinstance(dim, (tuple, list))
-        dim, keepdim = _dim_args(op, dim, keepdim, axis, keepdims)
+        dim, keepdim = dim_args(op, dim, keepdim, axis, keepdims)
         if dim is None or numpy_form:  # values only, ties sharing the gradient (amax, amin)
             axes = _reducible_axes(op, dim, self.shape)
             if op == "max":
@@ -555,7 +555,7 @@ class Tensor:
         """Variance, sum((x - mean(x))^2) / (N - correction): PyTorch's unbiased estimate
         (correction 1) by default; ``unbiased=False`` (or NumPy's ``ddof=0``) divides by N. A
         correction of N or more gives inf (or nan), as in PyTorch, never a negative value."""
-        dim, keepdim = _dim_args("var", dim, keepdim, axis, keepdims)
+        dim, keepdim = dim_args("var", dim, keepdim, axis, keepdims)
         correction = _correction("var", unbiased, correction, ddof)
         axes = _axes("var", dim, self.ndim)
         centred = self - self.mean(axes, keepdim=True)
@@ -577,7 +577,7 @@ class Tensor:
     ) -> Tensor:
         """sqrt(var), with var's arguments. Where all values are equal (var = 0) the gradient
         is 0, as in PyTorch, instead of sqrt's 1/(2*0): there std is sqrt(var + 1) * 0."""
-        dim, keepdim = _dim_args("std", dim, keepdim, axis, keepdims)
+        dim, keepdim = dim_args("std", dim, keepdim, axis, keepdims)
         _axes("std", dim, self.ndim)  # so that a wrong dim names std
         var = self.var(dim, unbiased, keepdim, correction=correction, ddof=ddof)
         zero = var.data == 0
@@ -592,7 +592,7 @@ class Tensor:
         """log(sum(exp(x))), computed as m + log(sum(exp(x - m))) with m = max(x), which
         cannot overflow. m is a constant shift (a plain array, not part of the graph): it
         cancels in the derivative."""
-        dim, keepdim = _dim_args("logsumexp", dim, keepdim, axis, keepdims)
+        dim, keepdim = dim_args("logsumexp", dim, keepdim, axis, keepdims)
         axes = _axes("logsumexp", dim, self.ndim)
         shift = ops._finite_max(self.data, axes)
         with np.errstate(divide="ignore"):  # over no elements: log(0) = -inf, as in PyTorch
@@ -601,14 +601,14 @@ class Tensor:
 
     def softmax(self, dim: int | None = None, *, axis: int | None = None) -> Tensor:
         """exp(x) / sum(exp(x)) along ``dim``, as exp(log_softmax(x)): it cannot overflow."""
-        dim, _ = _dim_args("softmax", dim, False, axis, None)
+        dim, _ = dim_args("softmax", dim, False, axis, None)
         _axes("softmax", dim, self.ndim)  # so that a wrong dim names softmax
         return self.log_softmax(dim).exp()
 
     def log_softmax(self, dim: int | None = None, *, axis: int | None = None) -> Tensor:
         """x - logsumexp(x) along ``dim`` (the last by default): log-probabilities without
         overflow or log(0)."""
-        dim, _ = _dim_args("log_softmax", dim, False, axis, None)
+        dim, _ = dim_args("log_softmax", dim, False, axis, None)
         dim = -1 if dim is None else dim
         if self.ndim == 0:
             _axes("log_softmax", dim, 0)
@@ -631,7 +631,7 @@ class Tensor:
         return self._arg_extreme("argmin", np.argmin, dim, keepdim, axis, keepdims)
 
     def _arg_extreme(self, op: str, find: Any, dim: Any, keepdim: Any, axis: Any, kd: Any):
-        dim, keepdim = _dim_args(op, dim, keepdim, axis, kd)
+        dim, keepdim = dim_args(op, dim, keepdim, axis, kd)
         if dim is not None:
             axes = _reducible_axes(op, dim, self.shape)
             dim = axes[0] if axes else None
@@ -721,14 +721,14 @@ class Tensor:
     def squeeze(self, dim: Axis = None, *, axis: Axis = None) -> Tensor:
         """Remove dimensions of size 1 (all of them, or those of ``dim`` that are 1: as in
         PyTorch, naming a dimension of another size leaves it alone)."""
-        dim, _ = _dim_args("squeeze", dim, False, axis, None)
+        dim, _ = dim_args("squeeze", dim, False, axis, None)
         axes = _axes("squeeze", dim, self.ndim) if dim is not None else range(self.ndim)
         kept = tuple(n for i, n in enumerate(self.shape) if i not in axes or n != 1)
         return self.reshape(kept)
 
     def unsqueeze(self, dim: int | None = None, *, axis: int | None = None) -> Tensor:
         """Insert a dimension of size 1 at position ``dim``."""
-        dim, _ = _dim_args("unsqueeze", dim, False, axis, None)
+        dim, _ = dim_args("unsqueeze", dim, False, axis, None)
         if dim is None:
             raise TypeError("unsqueeze() missing 1 required positional argument: 'dim'")
         (position,) = _axes("unsqueeze", dim, self.ndim + 1)
@@ -1757,7 +1757,7 @@ def _take_along(x: Tensor, dim: int, indices: np.ndarray) -> Tensor:
     return x[tuple(index)]
 
 
-def _dim_args(op: str, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> tuple[Any, bool]:
+def dim_args(op: str, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> tuple[Any, bool]:
     """PyTorch's ``dim``/``keepdim``, or NumPy's ``axis``/``keepdims`` as aliases."""
     if axis is not None:
         if dim is not None:
