@@ -224,7 +224,7 @@ class Node:
         self._saved, self._saved_with = (), None
         self.__dict__.clear()
         self.released = True
-        parents = self.parents
+        parents = self.parents if _changed_in_graph[0] else self._parents
         for parent in parents:
             if isinstance(parent, _Tensor) and parent._data.size > KEEP_AFTER_FREE:
                 parents = tuple(_kept_after_free(p, freed) for p in parents)
@@ -410,6 +410,7 @@ def newest_first(roots: Sequence[Any]) -> list:
     that files each tensor under its node's number, then the numbers sorted."""
     found: dict[int, Any] = {}  # -(node number) -> tensor
     stack = [root for root in roots if root.grad_fn is not None]
+    as_created = _changed_in_graph[0]  # (read `parents` only then: it costs a call per node)
     while stack:
         tensor = stack.pop()
         node = tensor.grad_fn
@@ -418,7 +419,7 @@ def newest_first(roots: Sequence[Any]) -> list:
         found[-node.number] = tensor
         if node.released:
             raise RuntimeError(FREED_MESSAGE)
-        for parent in node.parents:
+        for parent in node.parents if as_created else node._parents:
             if isinstance(parent, _Tensor) and parent.grad_fn is not None and parent._requires_grad:
                 stack.append(parent)
     return [found[key] for key in sorted(found)]
@@ -468,7 +469,8 @@ def run_backward(
             # The chain rule, one step: dL/d(input) = dL/d(output) * d(output)/d(input)
             input_grads = _local_backward(tensor, node, grad, create_graph)  # one per parent
             visited.append(node)
-            for parent, parent_grad in zip(node.parents, input_grads, strict=True):
+            parents = node.parents if _changed_in_graph[0] else node._parents
+            for parent, parent_grad in zip(parents, input_grads, strict=True):
                 if parent_grad is not None and isinstance(parent, _Tensor) and parent._requires_grad:
                     _add_to(grads, parent, _fit_to_input(node, parent_grad, parent._data))
     finally:
