@@ -21,9 +21,11 @@ This module never imports ``Tensor``: ``tensor.py`` registers its class here
 (``register_tensor_class``), and the engine only uses what every tensor has: its values, whether
 it requires grad, its ``grad_fn`` and its ``grad``. It reads and writes them as the slots
 ``_data``, ``_requires_grad`` and ``_grad``: the public properties check what is assigned to
-them, and going through them on every operation made a W4 step (benchmarks/) about 6% slower. Tools built on the engine reach it through one hook,
-``hooks``: the ``nn.Module`` being called (recorded on each new node, for drawings) and an
-observer that is told of every step (the debugging tools).
+them, and going through them on every operation made a W4 step (benchmarks/) about 6% slower.
+
+Tools built on the engine reach it through one hook, ``hooks``: the ``nn.Module`` being called
+(recorded on each new node, for drawings) and an observer that is told of every step (the
+debugging tools).
 """
 
 from __future__ import annotations
