@@ -1651,14 +1651,15 @@ def _binary(function: type, tensor: Tensor, other: Any, reflected: bool = False)
     """``tensor (op) other`` for an arithmetic operator, or ``other (op) tensor`` when
     ``reflected``. The other side may be a Tensor, a number or an array (NotImplemented for
     anything else, as Python expects)."""
-    if type(other) is not Tensor:
+    if type(other) is Tensor:
+        if other._data.dtype != tensor._data.dtype:  # (one dtype: nothing to promote)
+            tensor, other = promote(tensor, other)
+    elif type(other) not in _PYTHON_NUMBERS:  # NumPy keeps the tensor's dtype for those
         other = _operand(other)
         if other is NotImplemented:
             return NotImplemented
-        if type(other) not in _PYTHON_NUMBERS:  # NumPy keeps the tensor's dtype for those
+        if type(other) not in _PYTHON_NUMBERS:
             tensor, other = promote(tensor, other)
-    elif other._data.dtype != tensor._data.dtype:  # (two tensors of one dtype: nothing to do)
-        tensor, other = promote(tensor, other)
     return function.apply(other, tensor) if reflected else function.apply(tensor, other)
 
 
