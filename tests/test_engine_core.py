@@ -57,7 +57,13 @@ def _package_imports() -> dict[str, tuple[set[str], list[tuple[int, str]]]]:
         imported: set[str] = set()
         misplaced: list[tuple[int, str]] = []
         seen_definition = False
-        for statement in tree.body:
+        # imports under `if TYPE_CHECKING:` count too: they are edges of the graph all the same
+        statements = [
+            inner
+            for statement in tree.body
+            for inner in (statement.body if isinstance(statement, ast.If) else [statement])
+        ]
+        for statement in statements:
             if isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
                 seen_definition = True
             if isinstance(statement, ast.ImportFrom):

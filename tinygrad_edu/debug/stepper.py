@@ -39,15 +39,15 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from .. import graph
 from ._core import Summary, format_values
 
-if TYPE_CHECKING:  # pragma: no cover - trace.py imports this module, not the other way round
-    from .trace import Trace, TracedInput, TraceStep
+# A trace, its steps and their inputs (``Trace``, ``TraceStep``, ``TracedInput``) are defined in
+# trace.py, which imports this module; here they are only read, and typed as Any.
 
 # How each operation's local derivative reads on paper: only words for the learner, never used
 # to compute anything (the numbers come from the operation's backward).
@@ -89,7 +89,7 @@ MAX_JACOBIAN_SHOWN = 64  # a Jacobian with more entries is described, not printe
 
 
 def trace_page(
-    traces: Sequence[Trace], *, title: str | None = None, runs: Sequence[RunInfo] | None = None
+    traces: Sequence[Any], *, title: str | None = None, runs: Sequence[RunInfo] | None = None
 ) -> str:
     """A complete HTML page stepping through ``traces`` (one after the other)."""
     builder = _Page(traces, runs, standalone=True)
@@ -104,7 +104,7 @@ def trace_page(
 
 
 def trace_fragment(
-    traces: Sequence[Trace], *, title: str | None = None, runs: Sequence[RunInfo] | None = None
+    traces: Sequence[Any], *, title: str | None = None, runs: Sequence[RunInfo] | None = None
 ) -> str:
     """The view as a fragment to embed (Jupyter): its ids are made unique and its keys work
     once it has been clicked."""
@@ -139,7 +139,7 @@ class RunInfo:
 
 class _Page:
     def __init__(
-        self, traces: Sequence[Trace], runs: Sequence[RunInfo] | None, standalone: bool
+        self, traces: Sequence[Any], runs: Sequence[RunInfo] | None, standalone: bool
     ) -> None:
         traces = list(traces)
         if not traces:
@@ -229,7 +229,7 @@ class _Run:
     """The frames of one trace: the inputs, each forward operation, the seed, each backward
     step, the leaves' gradients (and, in training, the optimiser's update)."""
 
-    def __init__(self, page: _Page, index: int, trace: Trace, info: RunInfo | None) -> None:
+    def __init__(self, page: _Page, index: int, trace: Any, info: RunInfo | None) -> None:
         self.page = page
         self.index = index
         self.trace = trace
@@ -423,7 +423,7 @@ class _Run:
             grad=grads,
         )
 
-    def _backward_frame(self, step: TraceStep, received: dict) -> None:
+    def _backward_frame(self, step: Any, received: dict) -> None:
         trace = self.trace
         where = f"<p class='tg-where'>in {_esc(step.module)}</p>" if step.module else ""
         origin = ""
@@ -491,7 +491,7 @@ class _Run:
             grad=grads,
         )
 
-    def _chain_row(self, step: TraceStep, traced: TracedInput) -> str:
+    def _chain_row(self, step: Any, traced: Any) -> str:
         name = _esc(traced.name)
         head = f"<tr class='tg-chain' data-input='{name}'>"
         if traced.grad is None:
