@@ -549,28 +549,42 @@ def _like(op: str, input: Any, dtype: Any, device: Any) -> tuple[tuple, np.dtype
     return input.shape, input.dtype if dtype is None else to_dtype(dtype, op)
 
 
+def _constant_like(
+    op: str, make: Any, input: Any, dtype: Any, device: Any, requires_grad: bool  # noqa: A002
+) -> Tensor:
+    """``make(shape, dtype)`` in ``input``'s shape and dtype (or ``dtype``)."""
+    shape, dtype = _like(op, input, dtype, device)
+    return _wrap(make(shape, dtype), requires_grad)
+
+
+def _random_like(
+    op: str, draw: Any, input: Any, generator: Any, dtype: Any, device: Any,  # noqa: A002
+    requires_grad: bool,
+) -> Tensor:
+    """``draw`` (rand or randn) in ``input``'s shape and floating dtype (or ``dtype``)."""
+    shape, dtype = _like(op, input, dtype, device)
+    return draw(shape, generator=generator, dtype=_floating(op, dtype), requires_grad=requires_grad)
+
+
 def zeros_like(
     input: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False  # noqa: A002
 ) -> Tensor:
     """Zeros of ``input``'s shape and dtype (or ``dtype``)."""
-    shape, dtype = _like("zeros_like", input, dtype, device)
-    return _wrap(np.zeros(shape, dtype), requires_grad)
+    return _constant_like("zeros_like", np.zeros, input, dtype, device, requires_grad)
 
 
 def ones_like(
     input: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False  # noqa: A002
 ) -> Tensor:
     """Ones of ``input``'s shape and dtype (or ``dtype``)."""
-    shape, dtype = _like("ones_like", input, dtype, device)
-    return _wrap(np.ones(shape, dtype), requires_grad)
+    return _constant_like("ones_like", np.ones, input, dtype, device, requires_grad)
 
 
 def empty_like(
     input: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False  # noqa: A002
 ) -> Tensor:
     """An uninitialised tensor of ``input``'s shape and dtype (or ``dtype``)."""
-    shape, dtype = _like("empty_like", input, dtype, device)
-    return _wrap(np.empty(shape, dtype), requires_grad)
+    return _constant_like("empty_like", np.empty, input, dtype, device, requires_grad)
 
 
 def full_like(
@@ -597,9 +611,7 @@ def rand_like(
     requires_grad: bool = False,
 ) -> Tensor:
     """Uniform on [0, 1), of ``input``'s shape and floating dtype (or ``dtype``)."""
-    shape, dtype = _like("rand_like", input, dtype, device)
-    return rand(shape, generator=generator, dtype=_floating("rand_like", dtype),
-                requires_grad=requires_grad)
+    return _random_like("rand_like", rand, input, generator, dtype, device, requires_grad)
 
 
 def randn_like(
@@ -611,9 +623,7 @@ def randn_like(
     requires_grad: bool = False,
 ) -> Tensor:
     """Standard normal, of ``input``'s shape and floating dtype (or ``dtype``)."""
-    shape, dtype = _like("randn_like", input, dtype, device)
-    return randn(shape, generator=generator, dtype=_floating("randn_like", dtype),
-                 requires_grad=requires_grad)
+    return _random_like("randn_like", randn, input, generator, dtype, device, requires_grad)
 
 
 def randint_like(

@@ -23,17 +23,13 @@ import numpy as np
 
 from . import ops
 from .dtypes import get_default_dtype
-from .tensor import Tensor, _axes, _operand_or_raise, dim_args
+from .tensor import Tensor, _axes, _operand_or_raise, dim_args, to_tensor
 from .tensor import cat as _cat
 from .tensor import matmul as _matmul
 from .tensor import maximum as _maximum
 from .tensor import minimum as _minimum
 from .tensor import stack as _stack
 from .tensor import where as _where
-
-
-def _tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
 
 
 def _cast(x: Tensor, dtype: Any) -> Tensor:
@@ -45,108 +41,108 @@ def _cast(x: Tensor, dtype: Any) -> Tensor:
 
 
 def exp(input: Tensor) -> Tensor:
-    return _tensor(input).exp()
+    return to_tensor(input).exp()
 
 
 def exp2(input: Tensor) -> Tensor:
-    return _tensor(input).exp2()
+    return to_tensor(input).exp2()
 
 
 def expm1(input: Tensor) -> Tensor:
-    return _tensor(input).expm1()
+    return to_tensor(input).expm1()
 
 
 def log(input: Tensor) -> Tensor:
-    return _tensor(input).log()
+    return to_tensor(input).log()
 
 
 def log2(input: Tensor) -> Tensor:
-    return _tensor(input).log2()
+    return to_tensor(input).log2()
 
 
 def log10(input: Tensor) -> Tensor:
-    return _tensor(input).log10()
+    return to_tensor(input).log10()
 
 
 def log1p(input: Tensor) -> Tensor:
-    return _tensor(input).log1p()
+    return to_tensor(input).log1p()
 
 
 def sqrt(input: Tensor) -> Tensor:
-    return _tensor(input).sqrt()
+    return to_tensor(input).sqrt()
 
 
 def rsqrt(input: Tensor) -> Tensor:
-    return _tensor(input).rsqrt()
+    return to_tensor(input).rsqrt()
 
 
 def square(input: Tensor) -> Tensor:
-    return _tensor(input).square()
+    return to_tensor(input).square()
 
 
 def reciprocal(input: Tensor) -> Tensor:
-    return _tensor(input).reciprocal()
+    return to_tensor(input).reciprocal()
 
 
 def abs(input: Tensor) -> Tensor:
-    return _tensor(input).abs()
+    return to_tensor(input).abs()
 
 
 absolute = abs
 
 
 def neg(input: Tensor) -> Tensor:
-    return -_tensor(input)
+    return -to_tensor(input)
 
 
 negative = neg
 
 
 def sign(input: Tensor) -> Tensor:
-    return _tensor(input).sign()
+    return to_tensor(input).sign()
 
 
 def floor(input: Tensor) -> Tensor:
-    return _tensor(input).floor()
+    return to_tensor(input).floor()
 
 
 def ceil(input: Tensor) -> Tensor:
-    return _tensor(input).ceil()
+    return to_tensor(input).ceil()
 
 
 def trunc(input: Tensor) -> Tensor:
-    return _tensor(input).trunc()
+    return to_tensor(input).trunc()
 
 
 fix = trunc
 
 
 def round(input: Tensor, *, decimals: int = 0) -> Tensor:
-    return _tensor(input).round(decimals)
+    return to_tensor(input).round(decimals)
 
 
 def sin(input: Tensor) -> Tensor:
-    return _tensor(input).sin()
+    return to_tensor(input).sin()
 
 
 def cos(input: Tensor) -> Tensor:
-    return _tensor(input).cos()
+    return to_tensor(input).cos()
 
 
 def tan(input: Tensor) -> Tensor:
-    return _tensor(input).tan()
+    return to_tensor(input).tan()
 
 
 def asin(input: Tensor) -> Tensor:
-    return _tensor(input).asin()
+    return to_tensor(input).asin()
 
 
 def acos(input: Tensor) -> Tensor:
-    return _tensor(input).acos()
+    return to_tensor(input).acos()
 
 
 def atan(input: Tensor) -> Tensor:
-    return _tensor(input).atan()
+    return to_tensor(input).atan()
 
 
 arcsin, arccos, arctan = asin, acos, atan
@@ -154,51 +150,51 @@ arcsin, arccos, arctan = asin, acos, atan
 
 def atan2(input: Tensor, other: Any) -> Tensor:
     """The angle of the point (other, input), elementwise, in (-pi, pi]."""
-    return _tensor(input).atan2(other)
+    return to_tensor(input).atan2(other)
 
 
 arctan2 = atan2
 
 
 def sinh(input: Tensor) -> Tensor:
-    return _tensor(input).sinh()
+    return to_tensor(input).sinh()
 
 
 def cosh(input: Tensor) -> Tensor:
-    return _tensor(input).cosh()
+    return to_tensor(input).cosh()
 
 
 def tanh(input: Tensor) -> Tensor:
-    return _tensor(input).tanh()
+    return to_tensor(input).tanh()
 
 
 def sigmoid(input: Tensor) -> Tensor:
-    return _tensor(input).sigmoid()
+    return to_tensor(input).sigmoid()
 
 
 def relu(input: Tensor) -> Tensor:
-    return _tensor(input).relu()
+    return to_tensor(input).relu()
 
 
 def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     """``input`` limited to [min, max]; numbers or tensors (broadcast), either may be None."""
-    return _tensor(input).clamp(min, max)
+    return to_tensor(input).clamp(min, max)
 
 
 clip = clamp
 
 
 def clamp_min(input: Tensor, min: Any) -> Tensor:  # noqa: A002
-    return _tensor(input).clamp(min=min)
+    return to_tensor(input).clamp(min=min)
 
 
 def clamp_max(input: Tensor, max: Any) -> Tensor:  # noqa: A002
-    return _tensor(input).clamp(max=max)
+    return to_tensor(input).clamp(max=max)
 
 
 def lerp(input: Tensor, end: Any, weight: Any) -> Tensor:
     """input + weight * (end - input)."""
-    return _tensor(input).lerp(end, weight)
+    return to_tensor(input).lerp(end, weight)
 
 
 # ---- arithmetic as functions -----------------------------------------------------------------
@@ -206,19 +202,19 @@ def lerp(input: Tensor, end: Any, weight: Any) -> Tensor:
 
 def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     """input + alpha * other."""
-    return _tensor(input).add(other, alpha=alpha)
+    return to_tensor(input).add(other, alpha=alpha)
 
 
 def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     """input - alpha * other."""
-    return _tensor(input).sub(other, alpha=alpha)
+    return to_tensor(input).sub(other, alpha=alpha)
 
 
 subtract = sub
 
 
 def mul(input: Any, other: Any) -> Tensor:
-    return _tensor(input) * other
+    return to_tensor(input) * other
 
 
 multiply = mul
@@ -226,22 +222,22 @@ multiply = mul
 
 def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
     """input / other; ``rounding_mode`` "trunc" or "floor" rounds the quotient."""
-    return _tensor(input).div(other, rounding_mode=rounding_mode)
+    return to_tensor(input).div(other, rounding_mode=rounding_mode)
 
 
 divide = div
 
 
 def true_divide(input: Any, other: Any) -> Tensor:
-    return _tensor(input) / other
+    return to_tensor(input) / other
 
 
 def floor_divide(input: Any, other: Any) -> Tensor:
-    return _tensor(input).floor_divide(other)
+    return to_tensor(input).floor_divide(other)
 
 
 def remainder(input: Any, other: Any) -> Tensor:
-    return _tensor(input).remainder(other)
+    return to_tensor(input).remainder(other)
 
 
 def pow(input: Any, exponent: Any) -> Tensor:
@@ -253,35 +249,35 @@ def pow(input: Any, exponent: Any) -> Tensor:
 
 
 def logical_and(input: Tensor, other: Any) -> Tensor:
-    return _tensor(input).logical_and(other)
+    return to_tensor(input).logical_and(other)
 
 
 def logical_or(input: Tensor, other: Any) -> Tensor:
-    return _tensor(input).logical_or(other)
+    return to_tensor(input).logical_or(other)
 
 
 def logical_xor(input: Tensor, other: Any) -> Tensor:
-    return _tensor(input).logical_xor(other)
+    return to_tensor(input).logical_xor(other)
 
 
 def logical_not(input: Tensor) -> Tensor:
-    return _tensor(input).logical_not()
+    return to_tensor(input).logical_not()
 
 
 def bitwise_and(input: Tensor, other: Any) -> Tensor:
-    return _tensor(input).bitwise_and(other)
+    return to_tensor(input).bitwise_and(other)
 
 
 def bitwise_or(input: Tensor, other: Any) -> Tensor:
-    return _tensor(input).bitwise_or(other)
+    return to_tensor(input).bitwise_or(other)
 
 
 def bitwise_xor(input: Tensor, other: Any) -> Tensor:
-    return _tensor(input).bitwise_xor(other)
+    return to_tensor(input).bitwise_xor(other)
 
 
 def bitwise_not(input: Tensor) -> Tensor:
-    return ~_tensor(input)
+    return ~to_tensor(input)
 
 
 # ---- gathering, scattering, running sums -------------------------------------------------------
@@ -589,7 +585,7 @@ def _with_number_dtypes(a: Any, b: Any) -> tuple[Any, Any]:
         if _KIND[other_dtype.kind] >= number_kind:
             dtype = other_dtype
     return tuple(
-        np.asarray(v, dtype=dtype)[()] if k is not None else _cast(_tensor(v), dtype)
+        np.asarray(v, dtype=dtype)[()] if k is not None else _cast(to_tensor(v), dtype)
         for v, k in zip((a, b), kinds)
     )
 
@@ -676,7 +672,7 @@ def einsum(equation: Any, *operands: Any) -> Tensor:
         equation, operands = _sublist_equation((equation, *operands))
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
-    return ops.Einsum.apply(equation, *[_tensor(op) for op in operands])
+    return ops.Einsum.apply(equation, *[to_tensor(op) for op in operands])
 
 
 def _sublist_equation(args: tuple) -> tuple[str, tuple]:

@@ -1319,7 +1319,7 @@ class Tensor:
         if np.ndim(source) == 0 and not isinstance(source, Tensor):  # a number: written as is
             d, index = self._index_along("scatter", dim, index)
             return ops.Scatter.apply(self, source, self._open_grid(index, d))
-        source = _tensor(source)
+        source = to_tensor(source)
         self._same_dtype("scatter", source)
         d, index = self._index_along("scatter", dim, index, source, "src")
         grid = self._open_grid(index, d)
@@ -1533,7 +1533,7 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
 
 def cat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis."""
-    tensors = [_tensor(t) for t in tensors]
+    tensors = [to_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("cat: needs at least one tensor")
     ndim = tensors[0].ndim
@@ -1555,7 +1555,7 @@ def cat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
 
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Join tensors of one shape along a new axis."""
-    tensors = [_tensor(t) for t in tensors]
+    tensors = [to_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("stack: needs at least one tensor")
     for i, t in enumerate(tensors):
@@ -1707,7 +1707,8 @@ def _operand_or_raise(x: Any) -> Any:
     return operand
 
 
-def _tensor(x: Any) -> Tensor:
+def to_tensor(x: Any) -> Tensor:
+    """``x`` itself if it is a Tensor, else a new Tensor of it."""
     return x if isinstance(x, Tensor) else Tensor(x)
 
 

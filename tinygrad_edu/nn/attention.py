@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..dtypes import dtype_or_default
-from ..tensor import Tensor
+from ..tensor import Tensor, to_tensor
 from . import functional as F
 from . import init
 from .functional import (
@@ -37,7 +37,6 @@ from .functional import (
     _mask_array,
     _shape,
     _softmax_rows,
-    _tensor,
 )
 from .layers import Linear
 from .modules import Module, Parameter
@@ -169,7 +168,7 @@ class MultiheadAttention(Module):
         - ``average_attn_weights``: average the weights over the heads (N, L, S), or keep
           them per head (N, num_heads, L, S).
         """
-        query, key, value = _tensor(query), _tensor(key), _tensor(value)
+        query, key, value = to_tensor(query), to_tensor(key), to_tensor(value)
         batched = self._check_inputs(query, key, value)
         if is_causal and attn_mask is None:
             raise ValueError(

@@ -61,7 +61,7 @@ from numpy.lib.stride_tricks import as_strided
 from ..autograd import Function, Node
 from ..dtypes import dtype_or_default
 from ..ops import math_for
-from ..tensor import Tensor, matmul
+from ..tensor import Tensor, matmul, to_tensor
 from . import init
 from .modules import Module, Parameter
 
@@ -362,10 +362,6 @@ class Convolution(Function):
 # ---- checking and normalising arguments ---------------------------------------------------
 
 
-def _tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
-
-
 def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
@@ -404,7 +400,7 @@ def _batched(name: str, x: Tensor, nd: int) -> bool:
 
 
 def _as_batch(name: str, input: Any, nd: int) -> tuple[Tensor, bool]:
-    x = _tensor(input)
+    x = to_tensor(input)
     batched = _batched(name, x, nd)
     return (x if batched else x.reshape((1, *x.shape))), batched
 
@@ -517,8 +513,8 @@ def _conv(
     nd: int,
 ) -> Tensor:
     x, batched = _as_batch(name, input, nd)
-    weight = _tensor(weight)
-    bias = None if bias is None else _tensor(bias)
+    weight = to_tensor(weight)
+    bias = None if bias is None else to_tensor(bias)
     groups = _groups(name, groups)
     _check_weight(name, x, weight, bias, groups, nd)
     kernel = weight.shape[2:]
@@ -622,8 +618,8 @@ def _conv_transpose(
 
     x (N, C, *size_in) -> matrix product (O*K, N*P) -> fold -> y (N, O, *size_out)."""
     x, batched = _as_batch(name, input, nd)
-    weight = _tensor(weight)
-    bias = None if bias is None else _tensor(bias)
+    weight = to_tensor(weight)
+    bias = None if bias is None else to_tensor(bias)
     groups = _groups(name, groups)
     if weight.ndim != nd + 2:
         raise ValueError(
@@ -1093,7 +1089,7 @@ def fold(
     """col2im, the adjoint of `unfold`: (N, C*kh*kw, L) or (C*kh*kw, L) -> (N, C, *output_size),
     each pixel the sum of the column entries of every window covering it."""
     name = "fold"
-    cols = _tensor(input)
+    cols = to_tensor(input)
     batched = cols.ndim == 3
     if cols.ndim not in (2, 3):
         raise ValueError(
@@ -1198,7 +1194,7 @@ class _ConvNd(Module):
     def _input(self, x: Any) -> Tensor:
         """Check the input's rank and channels (the error names the layer), convert it to the
         layer's dtype."""
-        x = _tensor(x)
+        x = to_tensor(x)
         _batched(type(self).__name__, x, self._nd)
         channels = x.shape[-self._nd - 1]
         if channels != self.in_channels:
@@ -1229,7 +1225,17 @@ class _ConvNd(Module):
         return text
 
 
-class Conv1d(_ConvNd):
+class _Conv(_ConvNd):
+    """The forward Conv1d and Conv2d share: ``_conv`` over ``_nd`` spatial dimensions."""
+
+    def forward(self, input: Any) -> Tensor:
+        return _conv(
+            type(self).__name__, self._input(input), self.weight, self.bias, self.stride,
+            self.padding, self.dilation, self.groups, self._nd,
+        )  # fmt: skip
+
+
+class Conv1d(_Conv):
     """A 1-d convolution layer: (N, C_in, L) or (C_in, L) -> (N, C_out, L_out), see `conv1d`.
 
     ``weight`` (out_channels, in_channels/groups, kernel_size) and ``bias`` (out_channels,),
@@ -1255,14 +1261,8 @@ class Conv1d(_ConvNd):
             padding_mode, 0, dtype,
         )  # fmt: skip
 
-    def forward(self, input: Any) -> Tensor:
-        return _conv(
-            "Conv1d", self._input(input), self.weight, self.bias, self.stride, self.padding,
-            self.dilation, self.groups, 1,
-        )  # fmt: skip
 
-
-class Conv2d(_ConvNd):
+class Conv2d(_Conv):
     """A 2-d convolution layer: (N, C_in, H, W) or (C_in, H, W) -> (N, C_out, OH, OW), see
     `conv2d` for the sizes and the sum it computes.
 
@@ -1289,12 +1289,6 @@ class Conv2d(_ConvNd):
         super().__init__(
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
             padding_mode, 0, dtype,
-        )  # fmt: skip
-
-    def forward(self, input: Any) -> Tensor:
-        return _conv(
-            "Conv2d", self._input(input), self.weight, self.bias, self.stride, self.padding,
-            self.dilation, self.groups, 2,
         )  # fmt: skip
 
 
@@ -1485,7 +1479,7 @@ class Unflatten(Module):
         self.dim, self.unflattened_size = int(dim), tuple(int(n) for n in sizes)
 
     def forward(self, input: Any) -> Tensor:
-        x = _tensor(input)
+        x = to_tensor(input)
         if not -x.ndim <= self.dim < x.ndim:
             raise ValueError(
                 f"Unflatten: dim {self.dim} is out of range for input of shape {x.shape}"

@@ -29,7 +29,7 @@ from ..creation import generator
 from ..functions import pad as pad
 from ..grad_mode import no_grad
 from ..ops import math_for
-from ..tensor import Tensor, maximum, where
+from ..tensor import Tensor, maximum, to_tensor, where
 from .conv import adaptive_avg_pool2d as adaptive_avg_pool2d
 from .conv import avg_pool1d as avg_pool1d
 from .conv import avg_pool2d as avg_pool2d
@@ -44,43 +44,39 @@ from .conv import unfold as unfold
 # ---- activations ----------------------------------------------------------------------------
 
 
-def _tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
-
-
 def relu(x: Tensor) -> Tensor:
     """max(x, 0), elementwise."""
-    return _tensor(x).relu()
+    return to_tensor(x).relu()
 
 
 def sigmoid(x: Tensor) -> Tensor:
     """1 / (1 + exp(-x)), elementwise."""
-    return _tensor(x).sigmoid()
+    return to_tensor(x).sigmoid()
 
 
 def tanh(x: Tensor) -> Tensor:
     """(e^x - e^-x) / (e^x + e^-x), elementwise."""
-    return _tensor(x).tanh()
+    return to_tensor(x).tanh()
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     """x where x > 0, else negative_slope * x."""
-    return _tensor(x).leaky_relu(negative_slope)
+    return to_tensor(x).leaky_relu(negative_slope)
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     """x where x > 0, else alpha * (exp(x) - 1)."""
-    return _tensor(x).elu(alpha)
+    return to_tensor(x).elu(alpha)
 
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``: each slice becomes probabilities summing to 1."""
-    return _tensor(x).softmax(dim)
+    return to_tensor(x).softmax(dim)
 
 
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     """x - logsumexp(x) along ``dim``: log-probabilities, finite for logits of any size."""
-    return _tensor(x).log_softmax(dim)
+    return to_tensor(x).log_softmax(dim)
 
 
 # ---- more activations (GELU and friends) ------------------------------------------------------
@@ -113,7 +109,7 @@ class Erf(Function):
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """x * Phi(x), Phi the standard normal CDF: x/2 * (1 + erf(x / sqrt(2))). With
     ``approximate="tanh"``: x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))."""
-    x = _tensor(input)
+    x = to_tensor(input)
     if approximate == "none":
         return x * 0.5 * (1 + Erf.apply(x * math.sqrt(0.5)))
     if approximate == "tanh":
@@ -125,14 +121,14 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """x * sigmoid(x) (also called swish). ``inplace`` is accepted for PyTorch's signature;
     the result is always a new tensor (so are the other ``inplace`` arguments below)."""
-    x = _tensor(input)
+    x = to_tensor(input)
     return x * x.sigmoid()
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta * x)) / beta, a smooth relu; x itself where beta * x > threshold
     (there the two agree to double precision, and exp would overflow for large x)."""
-    x = _tensor(input)
+    x = to_tensor(input)
     scaled = x if beta == 1 else x * beta
     smooth = scaled.clip(max=threshold).exp().log1p()  # the clip only keeps exp finite
     return where(scaled.data > threshold, x, smooth if beta == 1 else smooth / beta)
@@ -149,7 +145,7 @@ def hardtanh(
 ) -> Tensor:
     """x clipped to [min_val, max_val]. The gradient is 1 strictly inside and 0 outside and
     at both ends (PyTorch's convention; ``clip`` instead passes it at the ends)."""
-    x = _tensor(input)
+    x = to_tensor(input)
     inside = (x.data > min_val) & (x.data < max_val)
     return where(inside, x, np.clip(x.data, min_val, max_val))
 
@@ -161,7 +157,7 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """x * tanh(softplus(x)), with softplus computed so that it cannot overflow."""
-    x = _tensor(input)
+    x = to_tensor(input)
     return x * _softplus_any(x).tanh()
 
 
@@ -169,20 +165,20 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x where x > 0, else alpha * (exp(x / alpha) - 1): alpha * elu(x / alpha)."""
     if alpha == 0:
         raise ValueError("celu: alpha must not be 0 (x / alpha is taken)")
-    x = _tensor(input)
+    x = to_tensor(input)
     return alpha * (x / alpha).elu(1.0)
 
 
 def softsign(input: Tensor) -> Tensor:
     """x / (1 + |x|), elementwise."""
-    x = _tensor(input)
+    x = to_tensor(input)
     return x / (1 + x.abs())
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     """x * relu6(x + 3) / 6: 0 for x <= -3, x for x >= 3, x (x + 3) / 6 between. relu6's
     convention at its ends gives PyTorch's slopes: 0 at x = -3 and 1 at x = 3."""
-    x = _tensor(input)
+    x = to_tensor(input)
     return x * relu6(x + 3) / 6
 
 
@@ -191,7 +187,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
     One primitive (``ops.Linear``) rather than three, for speed; its gradients are checked
     against the composition in the tests."""
-    x = _tensor(x)
+    x = to_tensor(x)
     shape = x.data.shape
     if not shape or weight.ndim != 2 or shape[-1] != weight.shape[1]:
         raise ValueError(
@@ -247,7 +243,7 @@ def layer_norm(
     y = (x - mean) / sqrt(var + eps) * weight + bias, mean and the biased variance taken over
     those dimensions. input (*, *normalized_shape); weight and bias of shape normalized_shape."""
     normalized = _normalized_shape(normalized_shape, "layer_norm")
-    x = _tensor(input)
+    x = to_tensor(input)
     _check_normalized_input("layer_norm", x.shape, normalized)
     for name, value in (("weight", weight), ("bias", bias)):
         if value is not None and tuple(value.shape) != normalized:
@@ -308,7 +304,7 @@ def batch_norm(
     variance (times n / (n - 1), n values per channel) for running_var.
     ``training=False``: running_mean and running_var (constants) stand in for the batch's.
     """
-    x = _tensor(input)
+    x = to_tensor(input)
     _check_batch_norm_input("batch_norm", x.shape, training)
     given = dict(running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
     c = {name: _per_channel(x.shape, name, v) for name, v in given.items() if v is not None}
@@ -363,15 +359,23 @@ def _embedding_indices(input: Any, num_embeddings: int, layer: str) -> np.ndarra
             f"{layer}: indices must be integers, got {data.dtype} indices{example} (for "
             f"num_embeddings={num_embeddings}); convert them, e.g. tg.Tensor(idx, dtype=tg.int64)"
         )
-    if data.size:
-        low, high = data.min(), data.max()
-        if low < 0 or high >= num_embeddings:
-            bad = low if low < 0 else high
-            raise IndexError(
-                f"{layer}: index {int(bad)} is out of range for num_embeddings={num_embeddings} "
-                f"(valid indices: 0 .. {num_embeddings - 1})"
-            )
+    bad = _out_of_range(data, num_embeddings)
+    if bad is not None:
+        raise IndexError(
+            f"{layer}: index {bad} is out of range for num_embeddings={num_embeddings} "
+            f"(valid indices: 0 .. {num_embeddings - 1})"
+        )
     return data
+
+
+def _out_of_range(indices: np.ndarray, size: int) -> int | None:
+    """An index of ``indices`` outside [0, size) (the lowest if any is negative), or None."""
+    if not indices.size:
+        return None
+    low, high = indices.min(), indices.max()
+    if low < 0 or high >= size:
+        return int(low if low < 0 else high)
+    return None
 
 
 def _padding_index(padding_idx: int | None, num_embeddings: int, layer: str) -> int | None:
@@ -422,8 +426,7 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Ten
 
 
 def _check_p(p: float) -> None:
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
-        raise ValueError(f"dropout probability p must be a number in [0, 1], got {p!r}")
+    _check_dropout("dropout", "the probability p", p)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
@@ -431,7 +434,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     1 / (1 - p), so the expected value is unchanged. The identity when not ``training`` or
     when p = 0; all zeros when p = 1. The mask comes from the library generator."""
     _check_p(p)
-    x = _tensor(x)
+    x = to_tensor(x)
     if not training or p == 0:
         return x
     if p == 1:
@@ -498,7 +501,7 @@ def _same_shape(loss: str, input: Tensor, target: Tensor) -> None:
 def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """Mean squared error, (input - target)^2 reduced; input and target of one shape."""
     _check_reduction("mse_loss", reduction)
-    input = _tensor(input)
+    input = to_tensor(input)
     target = _like(target, input, "target", "mse_loss")
     _same_shape("mse_loss", input, target)
     diff = input - target
@@ -560,7 +563,7 @@ def binary_cross_entropy(
     As in PyTorch, an input or target with a value outside [0, 1] or a NaN is a ValueError
     naming the argument: such values would otherwise give a plausible-looking loss."""
     _check_reduction("binary_cross_entropy", reduction)
-    input = _tensor(input)
+    input = to_tensor(input)
     target = _like(target, input, "target", "binary_cross_entropy")
     _same_shape("binary_cross_entropy", input, target)
     hint = "; for logits use binary_cross_entropy_with_logits"
@@ -584,7 +587,7 @@ def binary_cross_entropy_with_logits(
     With ``pos_weight`` q: (1 - y) x + (1 + (q - 1) y) (log(1 + exp(-|x|)) + max(-x, 0))."""
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     name = "binary_cross_entropy_with_logits"
-    input = _tensor(input)
+    input = to_tensor(input)
     target = _like(target, input, "target", name)
     _same_shape(name, input, target)
     # maximum shares the gradient at a tie, which makes the slope at x = 0 exactly 1/2 - y
@@ -609,14 +612,12 @@ def _class_indices(loss: str, input: Tensor, target: Any) -> np.ndarray:
             f"{loss}: input of shape {input.shape} needs class indices of shape ({n},) or "
             f"class probabilities of shape {input.shape}, got target of shape {indices.shape}"
         )
-    if indices.size:
-        low, high = indices.min(), indices.max()
-        if low < 0 or high >= c:
-            bad = low if low < 0 else high
-            raise ValueError(
-                f"{loss}: target contains class index {int(bad)}, out of range for {c} classes "
-                f"(valid: 0 .. {c - 1})"
-            )
+    bad = _out_of_range(indices, c)
+    if bad is not None:
+        raise ValueError(
+            f"{loss}: target contains class index {bad}, out of range for {c} classes "
+            f"(valid: 0 .. {c - 1})"
+        )
     return indices
 
 
@@ -653,7 +654,7 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, reduction: str = "m
     class indices target (N,) (or input (C,) and one index). With class weights w the mean
     is sum(w_y * l) / sum(w_y)."""
     _check_reduction("nll_loss", reduction)
-    input = _tensor(input)
+    input = to_tensor(input)
     if input.ndim == 1:
         return _one_sample(nll_loss, input, target, weight, reduction)
     _check_logits("nll_loss", input)
@@ -681,7 +682,7 @@ def cross_entropy(
     -sum_c y_c log softmax(x)_c per row. Goes through log_softmax, so it is finite for any
     logits. With class weights w: indices take a weighted mean, probabilities a mean over N."""
     _check_reduction("cross_entropy", reduction)
-    input = _tensor(input)
+    input = to_tensor(input)
     if input.ndim == 1:
         return _one_sample(cross_entropy, input, target, weight, reduction)
     _check_logits("cross_entropy", input)
@@ -797,7 +798,7 @@ def scaled_dot_product_attention(
       of training mode: pass ``dropout_p=0.0`` for evaluation, as in PyTorch.
     """
     what = "scaled_dot_product_attention"
-    query, key, value = _tensor(query), _tensor(key), _tensor(value)
+    query, key, value = to_tensor(query), to_tensor(key), to_tensor(value)
     scores_shape = _check_qkv(what, query, key, value)
     _check_dropout(what, "dropout_p", dropout_p)
     if is_causal and attn_mask is not None:

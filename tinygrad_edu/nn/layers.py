@@ -12,7 +12,7 @@ import numpy as np
 
 from ..dtypes import dtype_or_default
 from ..grad_mode import no_grad
-from ..tensor import Tensor
+from ..tensor import Tensor, to_tensor
 from . import functional as F
 from . import init
 from .modules import Module, Parameter, Sequential
@@ -341,7 +341,7 @@ class Embedding(Module):
 
 def _layer_input(x: Any, like: Tensor | None) -> Tensor:
     """``x`` as a Tensor of the dtype of the layer's tensor ``like`` (when it has one)."""
-    x = F._tensor(x)
+    x = to_tensor(x)
     if like is not None and x.dtype != like.dtype:
         x = x.astype(like.dtype)
     return x
