@@ -526,7 +526,7 @@ class CrossEntropy(Function):
         log_probs = _log_softmax(logits, 1)
         rows = np.arange(len(target))
         ctx.index, ctx.reduction = (rows, target), reduction
-        ctx.probs = np.exp(log_probs)  # kept for an ordinary backward only (freed with it)
+        ctx.log_probs = log_probs  # kept for an ordinary backward only (freed with it)
         ctx.save_for_backward(logits)
         return _negative_log_likelihood(log_probs, rows, target, reduction)
 
@@ -534,7 +534,8 @@ class CrossEntropy(Function):
     def backward(ctx: Node, grad):
         (logits,) = ctx.saved_tensors
         # under create_graph the probabilities are computed again, from the logits' tensor
-        probs = GraphMath.exp(LogSoftmax.apply(logits, 1)) if ctx.create_graph else ctx.probs
+        m = math_for(ctx)
+        probs = m.exp(LogSoftmax.apply(logits, 1) if ctx.create_graph else ctx.log_probs)
         one_hot = np.zeros(probs.shape, dtype=probs.dtype)
         one_hot[ctx.index] = 1
         if ctx.reduction == "none":
@@ -698,8 +699,9 @@ class IndexAdd(Function):
 
 
 class IndexPut(Function):
-    """``x`` with ``values`` written at ``index`` (``x[index] = values`` inside a graph): the
-    gradient goes to ``values`` where they were written, and to ``x`` everywhere else."""
+    """``x`` with ``values`` written at ``index`` (``x[index] = values`` inside a graph, and
+    PyTorch's ``scatter``): the gradient goes to ``values`` where they were written, and to
+    ``x`` everywhere else."""
 
     @staticmethod
     def forward(ctx: Node, x, values, index):
@@ -711,7 +713,9 @@ class IndexPut(Function):
 
     @staticmethod
     def backward(ctx: Node, grad):
-        return grad * ctx.kept, grad[ctx.index], None
+        need_x, need_values, _ = ctx.needs_input_grad
+        grad_x = grad * ctx.kept if need_x else None
+        return grad_x, (grad[ctx.index] if need_values else None), None
 
 
 class Concatenate(Function):
@@ -1080,27 +1084,6 @@ class MaskedFill(Function):
             m.where(ctx.mask, grad, 0) if need_value else None,
             None,
         )
-
-
-class Scatter(Function):
-    """A copy of x with the values of src written at ``index`` (a tuple of integer arrays,
-    one per axis, as NumPy indexes): PyTorch's ``scatter``. x's gradient is the upstream
-    gradient with the written places zeroed; src's is the upstream gradient read back at
-    ``index`` (PyTorch's ``grad.gather``)."""
-
-    @staticmethod
-    def forward(ctx: Node, x, src, index):
-        out = np.array(x, copy=True)
-        out[index] = src
-        kept = np.ones(np.shape(x), dtype=bool)
-        kept[index] = False
-        ctx.kept, ctx.index = kept, index
-        return out
-
-    @staticmethod
-    def backward(ctx: Node, grad):
-        need_x, need_src, _ = ctx.needs_input_grad
-        return (grad * ctx.kept if need_x else None), (grad[ctx.index] if need_src else None), None
 
 
 def _flip(axis: int, ndim: int) -> tuple:

@@ -533,7 +533,7 @@ class Tensor:
             return -ops.Max.apply(-self, axes, keepdim)
         (d,) = _reducible_axes(op, dim, self.shape) or (0,)
         indices = self.argmax(d, keepdim=True) if op == "max" else self.argmin(d, keepdim=True)
-        values = _take_along(self, d, indices.data) if self.ndim else self
+        values = self.gather(d, indices) if self.ndim else self
         if not keepdim and self.ndim:
             values, indices = values.squeeze(d), indices.squeeze(d)
         return ValuesIndices(values, indices)
@@ -652,7 +652,7 @@ class Tensor:
         """``(values, indices)`` sorted along ``dim``; the gradient goes back to each index."""
         indices = self.argsort(dim, descending)
         (d,) = _axes("sort", dim, max(self.ndim, 1))
-        return ValuesIndices(_take_along(self, d, indices.data) if self.ndim else self, indices)
+        return ValuesIndices(self.gather(d, indices) if self.ndim else self, indices)
 
     def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
         """The indices that sort the tensor along ``dim`` (a stable sort)."""
@@ -669,7 +669,7 @@ class Tensor:
             raise IndexError(f"topk: k ({k}) is out of range for dimension {d} of size {size}")
         order = self.argsort(d, descending=largest).data
         indices = Tensor._from_op(np.take(order, np.arange(k), axis=d) if self.ndim else order, None)
-        return ValuesIndices(_take_along(self, d, indices.data) if self.ndim else self, indices)
+        return ValuesIndices(self.gather(d, indices) if self.ndim else self, indices)
 
     # ---- shapes ----------------------------------------------------------------------------
 
@@ -1318,12 +1318,12 @@ class Tensor:
         source = _operand_or_raise(value if src is None else src)
         if np.ndim(source) == 0 and not isinstance(source, Tensor):  # a number: written as is
             d, index = self._index_along("scatter", dim, index)
-            return ops.Scatter.apply(self, source, self._open_grid(index, d))
+            return ops.IndexPut.apply(self, source, self._open_grid(index, d))
         source = to_tensor(source)
         self._same_dtype("scatter", source)
         d, index = self._index_along("scatter", dim, index, source, "src")
         grid = self._open_grid(index, d)
-        return ops.Scatter.apply(self, self._leading(source, index.shape), grid)
+        return ops.IndexPut.apply(self, self._leading(source, index.shape), grid)
 
     def scatter_add(self, dim: int, index: Any, src: Tensor) -> Tensor:
         """A copy of x with ``src`` added along ``dim`` at ``index``: out[index[i][j]][j] +=
@@ -1746,17 +1746,6 @@ def _axes(op: str, axis: Axis, ndim: int, unique: bool = True) -> tuple[int, ...
 
 ValuesIndices = collections.namedtuple("ValuesIndices", ["values", "indices"])
 ValuesIndices.__doc__ = "What max(dim), min(dim), sort and topk return, as PyTorch's named tuples."
-
-
-def _take_along(x: Tensor, dim: int, indices: np.ndarray) -> Tensor:
-    """``x`` at ``indices`` along ``dim`` (NumPy's take_along_axis), as an indexing of ``x``, so
-    that the gradient goes back to each index."""
-    index = [
-        np.arange(n).reshape([n if i == axis else 1 for i in range(x.ndim)])
-        for axis, n in enumerate(x.shape)
-    ]
-    index[dim] = indices
-    return x[tuple(index)]
 
 
 def dim_args(op: str, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> tuple[Any, bool]:
