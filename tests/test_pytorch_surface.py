@@ -347,3 +347,24 @@ def test_tensor_hooks_see_and_replace_gradients_as_in_pytorch():
     assert ours == theirs
     with pytest.raises(RuntimeError, match="doesn't require gradient"):
         tg.tensor([1.0]).register_hook(print)
+
+
+def test_indexing_as_pytorch_where_it_could_differ_from_numpy():
+    ours, theirs = tg.Tensor(X), torch.tensor(X)
+    for index in (
+        ([0, 1], slice(None), [1, 2]),  # advanced indices separated by a slice
+        ([[0, 1], [1, 0]],),  # a nested list used as an index
+        (slice(None), [0, 2], slice(1, 3)),
+        (tg.Tensor(X[..., 0] > 0),),  # a boolean mask
+    ):
+        their_index = tuple(
+            torch.from_numpy(np.asarray(i.data)) if isinstance(i, tg.Tensor) else i for i in index
+        )
+        same(ours[index], theirs[their_index])
+    mask = X > 0.5
+    ours[tg.Tensor(mask)] = 0.0
+    theirs[torch.from_numpy(mask)] = 0.0
+    same(ours, theirs)
+    a = tg.Tensor([1.0, 2.0])
+    assert tg.all(a == tg.Tensor([1.0, 2.0])).item() is True
+    assert tg.any(a > 1.5).item() is True
