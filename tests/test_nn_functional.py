@@ -10,7 +10,7 @@ import pytest
 
 import tinygrad_edu as tg
 import tinygrad_edu.nn.functional as F
-from tinygrad_edu import nn
+from tinygrad_edu import nn, ops
 
 REDUCTIONS = ["mean", "sum", "none"]
 
@@ -590,6 +590,31 @@ def test_fused_linear_keeps_float32_and_checks_shapes():
         F.linear(x, tg.randn(3, 4))
     with pytest.raises(ValueError, match=r"linear: bias has shape \(4,\), expected \(3,\)"):
         F.linear(x, w, tg.zeros(4))
+
+
+@pytest.mark.parametrize("shape, axes", [((6, 4), (0,)), ((3, 4, 5), (0, 2)), ((2, 3, 5), (2,))])
+def test_standardize_equals_its_composition(shape, axes):
+    """batch_norm's and layer_norm's one node against the seven it stands for."""
+    rng = np.random.default_rng(6)
+    data = rng.standard_normal(shape) * 3 + 1
+    upstream = rng.standard_normal(shape)
+    fused_x, composed_x = leaf(data), leaf(data)
+    stats = {}
+    fused = ops.Standardize.apply(fused_x, axes, 1e-5, stats)
+    assert fused.grad_fn.name == "Standardize"
+    mean = composed_x.mean(dim=axes, keepdim=True)
+    centred = composed_x - mean
+    var = (centred * centred).mean(dim=axes, keepdim=True)
+    composed = centred / (var + 1e-5).sqrt()
+    fused.backward(upstream)
+    composed.backward(upstream)
+    np.testing.assert_allclose(fused.data, composed.data, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fused_x.grad.data, composed_x.grad.data, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(stats["mean"], mean.data, rtol=1e-13)
+    np.testing.assert_allclose(stats["var"], var.data, rtol=1e-13)
+    x = leaf(data)
+    assert tg.gradcheck(lambda a: ops.Standardize.apply(a, axes, 1e-5, None), [x])
+    assert tg.gradgradcheck(lambda a: ops.Standardize.apply(a, axes, 1e-5, None), [x])
 
 
 def _composed_log_softmax(x, axis):

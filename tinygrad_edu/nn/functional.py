@@ -202,15 +202,6 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 # ---- normalisation ----------------------------------------------------------------------------
 
 
-def _standardise(x: Tensor, axes: tuple[int, ...], eps: float) -> tuple[Tensor, Tensor, Tensor]:
-    """((x - mean) / sqrt(var + eps), mean, var) with mean and the biased variance taken
-    over ``axes`` (kept as length-1 axes)."""
-    mean = x.mean(axis=axes, keepdims=True)
-    centred = x - mean
-    var = (centred * centred).mean(axis=axes, keepdims=True)
-    return centred / (var + eps).sqrt(), mean, var
-
-
 def _normalized_shape(normalized_shape: Any, layer: str) -> tuple[int, ...]:
     """An int or a sequence of ints as a tuple of non-negative ints."""
     shape = (normalized_shape,) if np.ndim(normalized_shape) == 0 else tuple(normalized_shape)
@@ -252,7 +243,7 @@ def layer_norm(
                 f"{normalized}"
             )
     axes = tuple(range(x.ndim - len(normalized), x.ndim))
-    y, _, _ = _standardise(x, axes, eps)
+    y = ops.Standardize.apply(x, axes, eps, None)
     if weight is not None:
         y = y * weight
     if bias is not None:
@@ -275,13 +266,16 @@ def _check_batch_norm_input(layer: str, shape: tuple, training: bool) -> None:
 
 
 def _per_channel(shape: tuple, name: str, values: Any) -> Any:
-    """``values`` (C,) reshaped to (1, C, 1, ...), to broadcast against an input of ``shape``."""
+    """``values`` (C,) reshaped to (1, C, 1, ...), to broadcast against an input of ``shape``
+    (as they are for an input (N, C): they broadcast so already)."""
     channels = shape[1]
     if tuple(np.shape(values)) != (channels,):
         raise ValueError(
             f"batch_norm: {name} has shape {tuple(np.shape(values))}, but the input of shape "
             f"{shape} has {channels} channels (dimension 1): expected ({channels},)"
         )
+    if len(shape) == 2:
+        return values
     return values.reshape((1, channels) + (1,) * (len(shape) - 2))
 
 
@@ -309,9 +303,12 @@ def batch_norm(
     given = dict(running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
     c = {name: _per_channel(x.shape, name, v) for name, v in given.items() if v is not None}
     if training:
-        y, mean, var = _standardise(x, (0, *range(2, x.ndim)), eps)
+        stats: dict = {}  # the batch's mean and variance, for the running statistics
+        y = ops.Standardize.apply(x, (0, *range(2, x.ndim)), eps, stats)
         count = x.numel() // x.shape[1]
-        _update_running_stats(running_mean, running_var, mean.data, var.data, count, momentum)
+        _update_running_stats(
+            running_mean, running_var, stats["mean"], stats["var"], count, momentum
+        )
     elif running_mean is None or running_var is None:
         raise ValueError(
             "batch_norm: running_mean and running_var must be given when training=False "
