@@ -145,6 +145,39 @@ def test_erf_matches_pytorch_and_math():
     assert F.Erf.apply(tg.Tensor(np.zeros((0, 3)))).shape == (0, 3)
 
 
+def test_erf_in_float32_is_within_three_units_in_the_last_place():
+    """float32 takes the polynomial path: against math.erf (double precision, rounded) on a
+    dense grid, on tiny values (where erf(x) ~ 2x/sqrt(pi)) and at the ends."""
+    x = np.concatenate(
+        [np.linspace(-6, 6, 100001), np.geomspace(1e-30, 1, 500), -np.geomspace(1e-30, 1, 500)]
+    ).astype(np.float32)
+    exact = np.array([math.erf(v) for v in x.astype(np.float64)])
+    got = F.Erf.apply(tg.Tensor(x)).data
+    assert got.dtype == np.float32
+    units = np.abs(got.astype(np.float64) - exact) / np.spacing(np.abs(exact).astype(np.float32))
+    assert units.max() <= 3
+    ends = F.Erf.apply(tg.Tensor(np.array([np.inf, -np.inf, 0.0, -0.0, np.nan], np.float32)))
+    np.testing.assert_array_equal(ends.data, [1, -1, 0, 0, np.nan])
+    assert np.signbit(ends.data[3])  # erf(-0) = -0
+    float16 = F.Erf.apply(tg.Tensor(np.array([0.5, -2.0], np.float16))).data
+    assert float16.dtype == np.float16
+    np.testing.assert_allclose(float16, [math.erf(0.5), math.erf(-2.0)], rtol=1e-3)
+
+
+def test_gelu_in_float32_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    x = np.linspace(-8, 8, 4001, dtype=np.float32)
+    leaf = tg.Tensor(x, requires_grad=True)
+    ours = F.gelu(leaf)
+    ours.sum().backward()
+    theirs_leaf = torch.tensor(x, requires_grad=True)
+    theirs = torch.nn.functional.gelu(theirs_leaf)
+    theirs.sum().backward()
+    # (both compute 1 + erf(x / sqrt(2)) in float32, which cancels for x < -4: hence atol)
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=2e-6, atol=1e-6)
+    np.testing.assert_allclose(leaf.grad.data, theirs_leaf.grad.numpy(), rtol=2e-6, atol=1e-6)
+
+
 def test_float32_stays_float32():
     x = tg.Tensor(np.linspace(-5, 5, 11, dtype=np.float32), requires_grad=True)
     for name, ours, _, _ in FUNCTIONS:

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_edu as tg
-from tinygrad_edu import Tensor
+from tinygrad_edu import Tensor, ops
 
 pytestmark = pytest.mark.usefixtures("grad_mode_restored")
 
@@ -689,3 +689,34 @@ def test_tensors_as_indices():
     x[Tensor([1, 1, 0])].sum().backward()  # an integer tensor, with a repeat
     np.testing.assert_array_equal(x.grad.data, [[1.0, 1.0], [2.0, 2.0]])
     assert x[[0, 0]].shape == (2, 2) and x[Tensor(1)].shape == (2,)
+
+
+# ---- the backward of indexing: each way of adding values at an index against np.add.at -------
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    rows=st.integers(1, 6),
+    picks=st.lists(st.integers(-6, 5), min_size=0, max_size=12),
+    trailing=st.sampled_from([(3,), (2, 4)]),
+)
+def test_index_add_of_rows_equals_numpy_add_at(rows, picks, trailing):
+    """An embedding's gradient: repeated and negative rows add up, as np.add.at adds them."""
+    index = np.array([p % rows if p >= rows else max(p, -rows) for p in picks], dtype=np.int64)
+    index = index.reshape((2, -1)) if len(index) % 2 == 0 and len(index) else index
+    values = np.random.default_rng(len(picks)).standard_normal(index.shape + trailing)
+    expected = np.zeros((rows,) + trailing)
+    np.add.at(expected, index, values)
+    got = ops.ArrayMath.index_add((rows,) + trailing, index, values)
+    np.testing.assert_allclose(got, expected, rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "index", [(slice(None), slice(1, 3)), (Ellipsis, 0), (1, slice(None, None, -2)), (None, 2)]
+)
+def test_index_add_of_a_basic_index_equals_numpy_add_at(index):
+    shape = (4, 5)
+    values = np.ones(shape)[index] * 2.5
+    expected = np.zeros(shape)
+    np.add.at(expected, index, values)
+    np.testing.assert_array_equal(ops.ArrayMath.index_add(shape, index, values), expected)

@@ -57,7 +57,12 @@ class ArrayMath:
     def index_add(shape: tuple, index: Any, values: Any) -> Any:
         """zeros(shape) with ``values`` added at ``index``; repeated indices add up."""
         out = np.zeros(shape, dtype=np.result_type(values))
-        np.add.at(out, index, values)
+        if _selects_each_once(index):  # slices: a plain assignment (np.add.at is 80x slower)
+            out[index] = values
+        elif isinstance(index, np.ndarray) and index.dtype.kind in "iu" and len(shape) > 1:
+            _add_rows(out, index, values)  # an embedding's rows (np.add.at: 5x slower)
+        else:
+            np.add.at(out, index, values)
         return out
 
     sin = staticmethod(np.sin)
@@ -80,6 +85,30 @@ class ArrayMath:
     @staticmethod
     def where(condition: Any, a: Any, b: Any) -> Any:
         return np.where(condition, a, b)
+
+
+def _selects_each_once(index: Any) -> bool:
+    """Whether ``index`` is basic (slices, integers, ``...``, None): it then selects no
+    element twice."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(
+        part is None or part is Ellipsis or isinstance(part, (slice, int, np.integer))
+        for part in parts
+    )
+
+
+def _add_rows(out: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
+    """out[rows[i]] += values[i] for every i, repeated rows adding up: sort the rows, then
+    sum each run of equal rows in one ``np.add.reduceat``."""
+    rows = rows.reshape(-1)
+    rows = np.where(rows < 0, rows + len(out), rows)  # -1 is the last row, as in indexing
+    values = values.reshape((len(rows),) + out.shape[1:])
+    if not len(rows):
+        return
+    order = np.argsort(rows, kind="stable")
+    rows = rows[order]
+    starts = np.flatnonzero(np.concatenate(([True], rows[1:] != rows[:-1])))
+    out[rows[starts]] = np.add.reduceat(values[order], starts, axis=0)
 
 
 class GraphMath:
@@ -644,7 +673,9 @@ class Linear(Function):
     @staticmethod
     def forward(ctx: Node, x, weight, bias):
         ctx.save_for_backward(x, weight)
-        out = x @ weight.T
+        # Every leading dimension of x stacked into one, (N, in): one matrix product instead
+        # of one per leading index (a (16, 32, 64) input took 1.6x as long unstacked).
+        out = (x.reshape((-1, x.shape[-1])) @ weight.T).reshape(x.shape[:-1] + weight.shape[:1])
         if bias is None:
             return out
         if bias.dtype != out.dtype:
@@ -658,7 +689,7 @@ class Linear(Function):
         need_x, need_weight, need_bias = ctx.needs_input_grad
         # Stack every leading dimension of x into one: rows of examples, (N, in) and (N, out).
         rows = grad.reshape((-1, grad.shape[-1]))
-        grad_x = grad @ weight if need_x else None  # d(x W^T)/dx: G W
+        grad_x = (rows @ weight).reshape(x.shape) if need_x else None  # d(x W^T)/dx: G W
         grad_weight = (
             rows.swapaxes(-1, -2) @ x.reshape((-1, x.shape[-1])) if need_weight else None
         )  # G^T x
