@@ -68,8 +68,11 @@ def time_steps(
 def check_agreement(
     workload: str, trajectories: dict[str, list[float]], reference: str, rtol: float
 ) -> list[str]:
-    """Compare each contestant's losses with the reference contestant's, step by step.
-    Returns a list of disagreements (empty when all agree)."""
+    """Compare each contestant's losses with the reference contestant's, step by step: each
+    must be within ``rtol`` of the reference's, relatively. Returns a list of disagreements
+    (empty when all agree); a missing reference is one."""
+    if reference not in trajectories:
+        return [f"{workload}: no {reference} contestant to compare with"]
     problems = []
     expected = trajectories[reference]
     for name, losses in trajectories.items():

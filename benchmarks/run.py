@@ -1,5 +1,5 @@
-"""Benchmark the source documents' networks: tinygrad_edu against hand-written NumPy, and
-against PyTorch (CPU) and micrograd where they are installed.
+"""Benchmark the source documents' networks (W1-W5) and the lectures' (W6-W8): tinygrad_edu
+against hand-written NumPy, and against PyTorch (CPU) and micrograd where they are installed.
 
     python benchmarks/run.py                      # every workload
     python benchmarks/run.py --only W1 W3         # some of them
@@ -7,11 +7,13 @@ against PyTorch (CPU) and micrograd where they are installed.
     python benchmarks/run.py --check              # one step each: do the contestants agree?
 
 For each workload it first runs a few steps of every contestant from the same weights and checks
-that their losses agree, then times each contestant's steps, each in a fresh process of its own,
-and prints the median, min and max per step, the ratios of medians, and whether each target
-ratio is met. The timing runs in rounds (five by default): each round starts every contestant
-once, for its share of the steps and for at least half a second of timed steps (``--seconds``),
-so that a step of microseconds is timed thousands of times. Quote ratios, not seconds: they are
+that their losses agree with its reference contestant's (hand-written NumPy, or PyTorch for W7
+and W8, which have no NumPy contestant) to the workload's relative tolerance, then times each
+contestant's steps, each in a fresh process of its own, and prints the median, min and max per
+step, the ratios of medians to the reference's, and whether each target ratio is met. The
+timing runs in rounds (five by default): each round starts every contestant once, for its
+share of the steps and for at least half a second of timed steps (``--seconds``), so that a
+step of microseconds is timed thousands of times. Quote ratios, not seconds: they are
 what carries over between machines.
 
 Every timing process uses one BLAS / OpenMP thread (``--threads`` changes that), NumPy and
@@ -36,7 +38,6 @@ from harness import Timing, check_agreement, format_seconds, peak_memory, time_s
 from workloads import Workload, all_workloads  # noqa: E402
 
 AGREEMENT_STEPS = 3
-AGREEMENT_RTOL = 1e-6
 ROUNDS = 5  # timing processes per contestant, taken in turn with the other contestants'
 MIN_SECONDS = 0.5  # of timed steps per process: a step of 10 us is timed 50,000 times
 
@@ -46,7 +47,7 @@ def agreement(workload: Workload, setup: object, steps: int) -> list[str]:
     for name, make in workload.contestants.items():
         step = make(setup)
         trajectories[name] = [step() for _ in range(steps)]
-    return check_agreement(workload.name, trajectories, "numpy", AGREEMENT_RTOL)
+    return check_agreement(workload.name, trajectories, workload.reference, workload.rtol)
 
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -105,6 +106,7 @@ def run_workload(
         "title": workload.title,
         "blas_threads": threads,
         "rounds": rounds,
+        "reference": workload.reference,
         "disagreements": problems,
         "contestants": {},
     }
@@ -151,8 +153,10 @@ def run_workload(
 def print_result(result: dict) -> None:
     print(f"\n{result['workload']}: {result['title']}")
     contestants = result["contestants"]
-    reference = contestants.get("numpy")
-    print(f"  {'contestant':<26}{'median':>12}{'min':>12}{'max':>12}{'x NumPy':>10}")
+    reference_name = result.get("reference", "numpy")
+    reference = contestants.get(reference_name)
+    column = "x " + {"numpy": "NumPy", "pytorch": "PyTorch"}.get(reference_name, reference_name)
+    print(f"  {'contestant':<26}{'median':>12}{'min':>12}{'max':>12}{column:>10}")
     for name, c in contestants.items():
         ratio = f"{c['median_s'] / reference['median_s']:.2f}" if reference else "-"
         print(

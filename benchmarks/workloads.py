@@ -6,11 +6,18 @@ W2K 001's Keras twin, 64-64(ReLU)-10 with Adam (eps=1e-7), one epoch of 45 mini-
 W3  002's perceptron, 4 samples, one gradient-descent step
 W4  micrograd's demo MLP 2-16-16-1 on 100 points, one SGD step (neuron by neuron, and as matrices)
 W5  a chain of 100,000 scalar operations, built and backpropagated
+W6  makemore's MLP with BatchNorm (context 3, embedding 10, hidden 200), one SGD step of 32
+W7  a small CNN on the digits (two conv layers, 8 and 16 channels), one Adam epoch of 22 x 64
+W8  a tiny nanoGPT (2 blocks, width 64, 4 heads, context 32), one AdamW step of 16 windows
 
 Every contestant of a workload starts from the same weights and data (``setup``) and returns a
 ``step`` that trains for one step and returns the loss computed in it. W4 has one more
 contestant, the bare tape: the least an autograd engine in Python can do, to show how much of
 tinygrad_edu's cost is the engine's own checks and bookkeeping.
+
+W1-W5 run in float64. W6-W8 (in ``curriculum.py``) are the lectures' networks in float32, as
+PyTorch trains them; their tinygrad_edu and PyTorch contestants are one function of the library
+module. W7 and W8 have no hand-written NumPy contestant: PyTorch is their reference.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import curriculum
 import numpy as np
 
 import tinygrad_edu as tg
@@ -44,6 +52,9 @@ class Workload:
     repeats: int = 20
     # (contestant, reference contestant, largest allowed ratio of medians)
     targets: list[tuple[str, str, float]] = field(default_factory=list)
+    # the contestant whose losses the others must agree with, and how closely (relative)
+    reference: str = "numpy"
+    rtol: float = 1e-6
 
 
 def _torch_tensor(array: np.ndarray, requires_grad: bool = False) -> Any:
@@ -783,7 +794,8 @@ def _available(contestants: dict) -> dict:
 
 
 def all_workloads() -> list[Workload]:
-    return [
+    """Every workload whose reference contestant is installed."""
+    workloads = [
         Workload(
             "W1",
             "000's [2,64,64,64,1] ReLU MLP, 10,000 samples, full-batch GD epoch",
@@ -863,5 +875,49 @@ def all_workloads() -> list[Workload]:
             ),
             repeats=5,
             targets=[("tinygrad_edu", "pytorch", 0.7)],
+        ),
+        *curriculum_workloads(),
+    ]
+    return [w for w in workloads if w.reference in w.contestants]
+
+
+def curriculum_workloads() -> list[Workload]:
+    """W6-W8, the lectures' networks in float32 (``curriculum.py``). Their losses agree to
+    within one float32 rounding (about 1e-7 relatively) over the first eight steps; the
+    tolerance, 1e-6, leaves room for a few more roundings, not for a wrong gradient."""
+    return [
+        Workload(
+            "W6",
+            "makemore MLP + BatchNorm: 3x10 -> 200 -> 27, batch 32, SGD step (float32)",
+            curriculum.makemore_setup,
+            _available(
+                {
+                    "numpy": curriculum.makemore_numpy,
+                    **curriculum.contestants(curriculum.makemore_library),
+                }
+            ),
+            repeats=200,
+            targets=[("tinygrad_edu", "pytorch", 1.0)],
+            rtol=1e-6,
+        ),
+        Workload(
+            "W7",
+            "digits CNN 1-8-16 channels, one Adam epoch of 22 batches of 64 (float32)",
+            curriculum.cnn_setup,
+            _available(curriculum.contestants(curriculum.cnn_library)),
+            repeats=10,
+            targets=[("tinygrad_edu", "pytorch", 1.0)],
+            reference="pytorch",
+            rtol=1e-6,
+        ),
+        Workload(
+            "W8",
+            "tiny GPT: 2 blocks, width 64, 4 heads, context 32, batch 16, AdamW step (float32)",
+            curriculum.gpt_setup,
+            _available(curriculum.contestants(curriculum.gpt_library)),
+            repeats=30,
+            targets=[("tinygrad_edu", "pytorch", 1.0)],
+            reference="pytorch",
+            rtol=1e-6,
         ),
     ]

@@ -1,5 +1,6 @@
 """The benchmarks are not timed here: each workload runs two steps through every installed
-contestant, and their losses must agree (the second step shows that the updates agree too)."""
+contestant, and their losses must agree with its reference contestant's (the second step shows
+that the updates agree too)."""
 
 import sys
 import time
@@ -19,11 +20,31 @@ WORKLOADS = {w.name: w for w in workloads.all_workloads()}
 @pytest.mark.parametrize("name", sorted(WORKLOADS))
 def test_contestants_agree_for_two_steps(name):
     workload = WORKLOADS[name]
-    assert "numpy" in workload.contestants and any(
+    assert workload.reference in workload.contestants and any(
         c.startswith("tinygrad_edu") for c in workload.contestants
     )
     problems = run.agreement(workload, workload.setup(), steps=2)
     assert problems == []
+
+
+def test_the_curriculum_workloads_compare_with_their_own_reference_and_tolerance():
+    pytest.importorskip("torch")
+    assert {
+        name: (WORKLOADS[name].reference, WORKLOADS[name].rtol) for name in ("W6", "W7", "W8")
+    } == {
+        "W6": ("numpy", 1e-6),
+        "W7": ("pytorch", 1e-6),
+        "W8": ("pytorch", 1e-6),
+    }
+    for name in ("W7", "W8"):
+        assert set(WORKLOADS[name].contestants) == {"tinygrad_edu", "pytorch"}
+        assert ("tinygrad_edu", "pytorch", 1.0) in WORKLOADS[name].targets
+    problems = harness.check_agreement("W7", {"tinygrad_edu": [1.0, 2.0]}, "pytorch", 1e-6)
+    assert problems == ["W7: no pytorch contestant to compare with"]
+    problems = harness.check_agreement(
+        "W7", {"tinygrad_edu": [1.0, 2.0 * (1 + 2e-6)], "pytorch": [1.0, 2.0]}, "pytorch", 1e-6
+    )
+    assert problems == ["W7: tinygrad_edu disagrees with pytorch at step 1: loss 2.000004 vs 2.0"]
 
 
 def test_a_wrong_contestant_is_caught():
