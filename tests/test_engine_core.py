@@ -4,6 +4,9 @@ contract for saved values."""
 
 import ast
 import gc
+import json
+import os
+import platform
 import subprocess
 import sys
 import tracemalloc
@@ -314,3 +317,28 @@ def test_saved_roles_survive_a_parameter_whose_data_is_rebound():
     (dx,) = tg.grad(y, x, create_graph=True)
     (ddx,) = tg.grad(dx, x)
     assert ddx.item() == pytest.approx(6 * 0.5)
+
+
+# ---- the allocator setting ----------------------------------------------------------------
+
+
+def _settings_in_fresh_process(**environment: str) -> dict:
+    code = "import json, tinygrad_edu as tg; print(json.dumps(tg.allocator.settings))"
+    env = {k: v for k, v in os.environ.items() if k != "TINYGRAD_EDU_MALLOC"}
+    env.update(environment)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    return json.loads(done.stdout)
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+    reason="mallopt is glibc's",
+)
+def test_import_keeps_freed_memory_for_reuse_unless_told_not_to():
+    assert _settings_in_fresh_process() == {
+        "trim_threshold": tg.allocator.TRIM_THRESHOLD,
+        "mmap_threshold": tg.allocator.MMAP_THRESHOLD,
+    }
+    assert _settings_in_fresh_process(TINYGRAD_EDU_MALLOC="default") == {}

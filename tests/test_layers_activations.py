@@ -178,6 +178,20 @@ def test_gelu_in_float32_matches_pytorch():
     np.testing.assert_allclose(leaf.grad.data, theirs_leaf.grad.numpy(), rtol=2e-6, atol=1e-6)
 
 
+def test_gelu_primitive_equals_its_composition():
+    """GELU's one node against x * (1 + erf(x / sqrt(2))) / 2, values and gradients."""
+    rng = np.random.default_rng(11)
+    data, upstream = rng.standard_normal((4, 6)) * 3, rng.standard_normal((4, 6))
+    fused_x, composed_x = tg.Tensor(data, requires_grad=True), tg.Tensor(data, requires_grad=True)
+    fused = F.gelu(fused_x)
+    assert fused.grad_fn.name == "Gelu"
+    composed = composed_x * 0.5 * (1 + F.Erf.apply(composed_x * math.sqrt(0.5)))
+    fused.backward(upstream)
+    composed.backward(upstream)
+    np.testing.assert_allclose(fused.data, composed.data, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(fused_x.grad.data, composed_x.grad.data, rtol=1e-13, atol=1e-14)
+
+
 def test_float32_stays_float32():
     x = tg.Tensor(np.linspace(-5, 5, 11, dtype=np.float32), requires_grad=True)
     for name, ours, _, _ in FUNCTIONS:

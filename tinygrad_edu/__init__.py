@@ -9,7 +9,7 @@ The engine (``autograd``, ``tensor``, ``ops``) comes first; ``nn``, ``optim``, `
 ``train`` are built on it; ``gradcheck`` and the graph drawing are tools around it.
 """
 
-from . import cuda, data, debug, interop, nn, optim, train, utils
+from . import allocator, cuda, data, debug, interop, nn, optim, train, utils
 from .autograd import Context, Function, Node, grad
 from .creation import (
     CreationError,
@@ -195,6 +195,10 @@ from .serialization import CheckpointError, load, save
 from .tensor import Tensor
 
 __version__ = "0.1.0"
+
+# Freed arrays stay in the process for the next step (glibc's malloc; see allocator.py): a
+# step of a small transformer takes about a third less time.
+allocator.keep_freed_memory()
 
 __all__ = [
     "absolute",
