@@ -662,3 +662,44 @@ def test_reexports():
     assert nn.MultiheadAttention is MultiheadAttention
     assert F.scaled_dot_product_attention is scaled_dot_product_attention
     assert nn.utils.clip_grad_norm_ is tg.nn.utils.clip_grad_norm_
+
+
+# ---- the Attention primitive against its composition ------------------------------------------
+
+
+def _composed_attention(q, k, v, mask, scale):
+    scores = (q @ k.transpose(-2, -1)) * scale
+    weights = F._softmax_rows(scores, mask, empty_rows_to_zero=True)
+    return weights @ v
+
+
+@pytest.mark.parametrize(
+    "shapes, mask",
+    [
+        (((2, 3, 4), (2, 5, 4), (2, 5, 2)), None),
+        (((2, 2, 4, 3), (2, 2, 4, 3), (2, 2, 4, 3)), np.tril(np.ones((4, 4), dtype=bool))),
+        # the first query sees no key: its weights are 0
+        (((3, 4), (3, 4), (3, 2)), np.array([[0, 0, 0], [1, 0, 1], [1, 1, 1]], dtype=bool)),
+        (((1, 3, 4), (2, 3, 4), (1, 3, 4)), None),  # broadcast batch dimensions
+        (((2, 3, 4), (2, 0, 4), (2, 0, 5)), None),  # no keys at all
+    ],
+)
+def test_attention_primitive_equals_its_composition(shapes, mask):
+    rng = np.random.default_rng(12)
+    arrays = [rng.standard_normal(shape) for shape in shapes]
+    fused_inputs = [tg.Tensor(a, requires_grad=True) for a in arrays]
+    composed_inputs = [tg.Tensor(a, requires_grad=True) for a in arrays]
+    fused = scaled_dot_product_attention(*fused_inputs, attn_mask=mask)
+    assert fused.grad_fn.name == "Attention"
+    composed = _composed_attention(*composed_inputs, mask, 1 / math.sqrt(shapes[0][-1]))
+    upstream = rng.standard_normal(fused.shape)
+    fused.backward(upstream)
+    composed.backward(upstream)
+    np.testing.assert_allclose(fused.data, composed.data, rtol=1e-12, atol=1e-13)
+    for a, b in zip(fused_inputs, composed_inputs):
+        np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-11, atol=1e-12)
+    if min(a.size for a in arrays) > 0:
+        inputs = [tg.Tensor(a, requires_grad=True) for a in arrays]
+        attend = lambda q, k, v: scaled_dot_product_attention(q, k, v, attn_mask=mask)  # noqa: E731
+        assert tg.gradcheck(attend, inputs)
+        assert tg.gradgradcheck(attend, inputs)

@@ -885,11 +885,61 @@ def scaled_dot_product_attention(
         mask = None
     if scale is None:
         scale = 1.0 / math.sqrt(query.shape[-1])
+    if dropout_p == 0 and (mask is None or np.asarray(_plain(mask)).dtype == bool):
+        return Attention.apply(query, key, value, mask, scale)
     scores = (query @ key.transpose(-2, -1)) * scale  # (..., L, S)
     weights = _softmax_rows(scores, mask, empty_rows_to_zero=True)
     if dropout_p > 0:
         weights = dropout(weights, dropout_p, training=True)
     return weights @ value
+
+
+class Attention(Function):
+    """softmax(q k^T * scale, where mask) v as one node, for a boolean mask (or none) and no
+    dropout, instead of seven (a tiny GPT step, W8, takes about 5% less time). A row
+    whose keys are all masked gets weights 0. With S = q k^T * scale and W its softmax::
+
+        dL/dv = W^T G,   dL/dW = G v^T,   dL/dS = W * (dL/dW - rowsum(dL/dW * W)),
+        dL/dq = dL/dS k * scale,   dL/dk = (dL/dS)^T q * scale
+    """
+
+    @staticmethod
+    def forward(ctx: Node, q, k, v, mask, scale):
+        weights = _attention_weights(q, k, mask, scale)
+        ctx.mask, ctx.scale = mask, scale
+        ctx.weights = weights  # kept for an ordinary backward only (freed with it)
+        ctx.save_for_backward(q, k, v)
+        return weights @ v
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        q, k, v = ctx.saved_tensors
+        weights = ctx.weights
+        if ctx.create_graph:  # the weights again, as operations on q's and k's tensors
+            scores = (q @ k.swapaxes(-1, -2)) * ctx.scale
+            weights = _softmax_rows(scores, ctx.mask, empty_rows_to_zero=True)
+        grad_v = weights.swapaxes(-1, -2) @ grad
+        grad_weights = grad @ v.swapaxes(-1, -2)
+        grad_scores = weights * (grad_weights - (grad_weights * weights).sum(axis=-1, keepdims=True))
+        grad_scores = grad_scores * ctx.scale
+        return grad_scores @ k, grad_scores.swapaxes(-1, -2) @ q, grad_v, None, None
+
+
+def _attention_weights(q: np.ndarray, k: np.ndarray, mask: Any, scale: float) -> np.ndarray:
+    """softmax over the last axis of q k^T * scale, with -inf where ``mask`` is False; a row
+    all masked gets weights 0 (arrays: `_softmax_rows` is the same on Tensors)."""
+    scores = q @ k.swapaxes(-1, -2)
+    scores *= scale
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    highest = scores.max(axis=-1, keepdims=True, initial=-np.inf)
+    highest[~np.isfinite(highest)] = 0  # a row all -inf (or no keys): shift by nothing
+    scores -= highest
+    weights = np.exp(scores, out=scores)
+    total = weights.sum(axis=-1, keepdims=True)
+    total[total == 0] = 1  # a row all masked: 0 / 1
+    weights /= total
+    return weights
 
 
 def _check_qkv(what: str, query: Tensor, key: Tensor, value: Tensor) -> tuple:
