@@ -589,7 +589,9 @@ class Standardize(Function):
         if stats is not None:
             stats["mean"], stats["var"] = mean, var
         ctx.axes, ctx.eps = axes, eps
-        out = centred / np.sqrt(var + eps)
+        inv_std = 1 / np.sqrt(var + eps)
+        ctx.inv_std = inv_std  # kept for an ordinary backward only (freed with it)
+        out = centred * inv_std
         ctx.save_for_backward(x, out)
         return out
 
@@ -597,8 +599,10 @@ class Standardize(Function):
     def backward(ctx: Node, grad):
         x, x_hat = ctx.saved_tensors
         axes = ctx.axes
-        centred = x - x.mean(axis=axes, keepdims=True)
-        inv_std = ((centred * centred).mean(axis=axes, keepdims=True) + ctx.eps) ** -0.5
+        inv_std = ctx.inv_std
+        if ctx.create_graph:  # 1 / sqrt(var + eps) again, from x's tensor, to be differentiated
+            centred = x - x.mean(axis=axes, keepdims=True)
+            inv_std = ((centred * centred).mean(axis=axes, keepdims=True) + ctx.eps) ** -0.5
         # x_hat depends on x directly and through the mean and the variance, hence two terms
         # besides grad: dL/dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))
         mean_grad = grad.mean(axis=axes, keepdims=True)
