@@ -151,7 +151,8 @@ class Node:
     def needs_input_grad(self) -> tuple[bool, ...]:
         """For each argument of ``forward``: does it need a gradient? A backward may skip the
         work for the ones that do not."""
-        return tuple([isinstance(p, _Tensor) and p._requires_grad for p in self.parents])
+        parents = self.parents if _changed_in_graph[0] else self._parents
+        return tuple([isinstance(p, _Tensor) and p._requires_grad for p in parents])
 
     @property
     def create_graph(self) -> bool:
@@ -227,10 +228,8 @@ class Node:
         self.__dict__.clear()
         self.released = True
         parents = self.parents if _changed_in_graph[0] else self._parents
-        for parent in parents:
-            if isinstance(parent, _Tensor) and parent._data.size > KEEP_AFTER_FREE:
-                parents = tuple(_kept_after_free(p, freed) for p in parents)
-                break
+        if any(isinstance(p, _Tensor) and p._data.size > KEEP_AFTER_FREE for p in parents):
+            parents = tuple([_kept_after_free(p, freed) for p in parents])
         self._parents = parents
 
     def __repr__(self) -> str:
@@ -536,10 +535,12 @@ def _local_backward(tensor: Any, node: Node, grad: Any, create_graph: bool) -> t
     """
     plain = grad._data if isinstance(grad, _Tensor) else grad
     node.grad_output = plain if plain.size <= KEEP_AFTER_FREE else None  # for drawings
-    if not (node._saved or create_graph):  # nothing saved: nothing to see as tensors
+    if not create_graph:
+        node._output = tensor  # (saved_tensors names it if it was changed in place)
         input_grads = node.function.backward(node, grad)
+        node._output = None
     else:
-        node._output, node._create_graph = tensor, create_graph
+        node._output, node._create_graph = tensor, True
         try:
             input_grads = node.function.backward(node, grad)
         finally:
