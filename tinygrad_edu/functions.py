@@ -443,6 +443,26 @@ def argmin(
     return input.argmin(dim=dim, keepdim=keepdim)
 
 
+def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+    """``(values, indices)`` sorted along ``dim`` (a stable sort either way); the gradient of
+    the values goes back to the element each came from."""
+    return input.sort(dim, descending, stable)
+
+
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    """The indices that sort ``input`` along ``dim`` (a stable sort either way)."""
+    return input.argsort(dim, descending, stable)
+
+
+def topk(
+    input: Tensor, k: int, dim: int | None = None, largest: bool = True, sorted: bool = True
+) -> Any:
+    """``(values, indices)`` of the ``k`` largest (or, with ``largest=False``, smallest)
+    elements along ``dim`` (the last by default), always in order, largest (smallest) first:
+    ``sorted=False`` allows any order, so this one too."""
+    return input.topk(k, -1 if dim is None else dim, largest, sorted)
+
+
 def softmax(input: Tensor, dim: int, dtype: Any = None) -> Tensor:
     return _cast(input, dtype).softmax(dim)
 

@@ -144,7 +144,6 @@ _CONV = (
 )  # fmt: skip
 _NORM = ("num_features", "eps", "momentum", "affine", "track_running_stats")
 _POOL = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad")
-_IGNORE_INDEX = {"weight": None, "ignore_index": -100}
 
 # PyTorch's ``inplace=True`` on a layer that has no ``inplace`` here (ReLU, Dropout, ...) is
 # not carried back: the outputs are the same, only PyTorch's overwriting of the input is not.
@@ -198,14 +197,25 @@ _LAYERS: dict[str, _Layer] = {
     "MSELoss": _Layer(("reduction",)),
     "BCELoss": _Layer(("reduction",), {"weight": None}),
     "BCEWithLogitsLoss": _Layer(("reduction",), {"weight": None, "pos_weight": None}),
-    "CrossEntropyLoss": _Layer(("reduction",), {**_IGNORE_INDEX, "label_smoothing": 0.0}),
-    "NLLLoss": _Layer(("reduction",), _IGNORE_INDEX),
+    "CrossEntropyLoss": _Layer(
+        ("reduction", "ignore_index"), {"weight": None, "label_smoothing": 0.0}
+    ),
+    "NLLLoss": _Layer(("reduction", "ignore_index"), {"weight": None}),
 }
 
 # Containers: rebuilt empty, then their children are translated one by one under the same
 # names. MLP (a Sequential of Linear layers and activations) becomes PyTorch's Sequential.
-_CONTAINERS = {"Sequential": "Sequential", "ModuleList": "ModuleList", "MLP": "Sequential"}
-_CONTAINERS_FROM_TORCH = {"Sequential": "Sequential", "ModuleList": "ModuleList"}
+_CONTAINERS = {
+    "Sequential": "Sequential",
+    "ModuleList": "ModuleList",
+    "ModuleDict": "ModuleDict",
+    "MLP": "Sequential",
+}
+_CONTAINERS_FROM_TORCH = {
+    "Sequential": "Sequential",
+    "ModuleList": "ModuleList",
+    "ModuleDict": "ModuleDict",
+}
 
 # What a subclass of a library layer may define and still be that layer: it may build it
 # differently (its own __init__, initialisation or printing), not compute differently.

@@ -58,7 +58,7 @@ from .layers import (
     Softsign,
     Tanh,
 )
-from .modules import IncompatibleKeys, Module, ModuleList, Parameter, Sequential
+from .modules import IncompatibleKeys, Module, ModuleDict, ModuleList, Parameter, Sequential
 
 __all__ = [
     "AdaptiveAvgPool2d",
@@ -92,6 +92,7 @@ __all__ = [
     "MaxPool2d",
     "Mish",
     "Module",
+    "ModuleDict",
     "ModuleList",
     "MultiheadAttention",
     "NLLLoss",

@@ -673,8 +673,12 @@ def binary_cross_entropy_with_logits(
     return _reduce(loss, reduction)
 
 
-def _class_indices(loss: str, input: Tensor, target: Any) -> np.ndarray:
-    """Check integer targets of shape (N,) against input (N, C); return them as an array."""
+def _class_indices(
+    loss: str, input: Tensor, target: Any, ignore_index: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Check integer targets of shape (N,) against input (N, C); return them as an array, and
+    None or, if some equal ``ignore_index``, the bool mask (N,) of those (left out of the
+    loss). The others must be class indices, in 0 .. C - 1."""
     indices = np.asarray(target.data if isinstance(target, Tensor) else target)
     n, c = input.shape
     if indices.shape != (n,):
@@ -682,13 +686,24 @@ def _class_indices(loss: str, input: Tensor, target: Any) -> np.ndarray:
             f"{loss}: input of shape {input.shape} needs class indices of shape ({n},) or "
             f"class probabilities of shape {input.shape}, got target of shape {indices.shape}"
         )
-    bad = _out_of_range(indices, c)
+    ignored = indices == ignore_index
+    if not ignored.any():
+        ignored = None
+    bad = _out_of_range(indices if ignored is None else indices[~ignored], c)
     if bad is not None:
         raise ValueError(
             f"{loss}: target contains class index {bad}, out of range for {c} classes "
-            f"(valid: 0 .. {c - 1})"
+            f"(valid: 0 .. {c - 1}, or ignore_index={ignore_index} to leave a row out)"
         )
-    return indices
+    return indices, ignored
+
+
+def _check_ignore_index(loss: str, ignore_index: Any) -> None:
+    if not isinstance(ignore_index, (int, np.integer)) or isinstance(ignore_index, bool):
+        raise TypeError(
+            f"{loss}: ignore_index must be an int (a target value to leave out, -100 by "
+            f"default), got {type(ignore_index).__name__} {ignore_index!r}"
+        )
 
 
 def _check_logits(loss: str, input: Tensor) -> None:
@@ -699,13 +714,17 @@ def _check_logits(loss: str, input: Tensor) -> None:
         )
 
 
-def _one_sample(loss_fn: Any, input: Tensor, target: Any, weight: Any, reduction: str) -> Tensor:
+def _one_sample(
+    loss_fn: Any, input: Tensor, target: Any, weight: Any, reduction: str, ignore_index: int
+) -> Tensor:
     """A single sample, input (C,) with a class index or (C,) probabilities, as a batch of 1."""
     if isinstance(target, Tensor):
         target = target.reshape((1,) + target.shape)
     else:
         target = np.asarray(target)[None]
-    loss = loss_fn(input.reshape(1, -1), target, weight, reduction)
+    loss = loss_fn(
+        input.reshape(1, -1), target, weight, reduction=reduction, ignore_index=ignore_index
+    )
     return loss.reshape(()) if reduction == "none" else loss
 
 
@@ -719,42 +738,79 @@ def _class_weight(loss: str, weight: Any, input: Tensor) -> Tensor:
     return weight
 
 
-def nll_loss(input: Tensor, target: Any, weight: Any = None, reduction: str = "mean") -> Tensor:
+def nll_loss(
+    input: Tensor,
+    target: Any,
+    weight: Any = None,
+    reduction: str = "mean",
+    ignore_index: int = -100,
+) -> Tensor:
     """Negative log-likelihood: -input[i, target[i]] for log-probabilities input (N, C) and
     class indices target (N,) (or input (C,) and one index). With class weights w the mean
-    is sum(w_y * l) / sum(w_y)."""
+    is sum(w_y * l) / sum(w_y). Rows whose target is ``ignore_index`` are left out: their
+    loss is 0 (``reduction="none"``), the mean is over the other rows (NaN if there are
+    none, as in PyTorch) and their gradient is 0."""
     _check_reduction("nll_loss", reduction)
+    _check_ignore_index("nll_loss", ignore_index)
     input = to_tensor(input)
     if input.ndim == 1:
-        return _one_sample(nll_loss, input, target, weight, reduction)
+        return _one_sample(nll_loss, input, target, weight, reduction, ignore_index)
     _check_logits("nll_loss", input)
-    return _nll_loss(input, target, weight, reduction)
+    return _nll_loss(input, target, weight, reduction, ignore_index)
 
 
-def _nll_loss(input: Tensor, target: Any, weight: Any, reduction: str) -> Tensor:
+def _nll_loss(input: Tensor, target: Any, weight: Any, reduction: str, ignore_index: int) -> Tensor:
     """nll_loss once input (N, C) and reduction are known to be valid (cross_entropy calls
     it directly, so as not to check them twice). The target is checked here."""
-    indices = _class_indices("nll_loss", input, target)
+    indices, ignored = _class_indices("nll_loss", input, target, ignore_index)
     if weight is None:
-        return ops.NLLLoss.apply(input, indices, reduction)
-    loss = -input[np.arange(input.shape[0]), indices]
-    w = _class_weight("nll_loss", weight, input)[indices]
-    loss = loss * w
-    return loss.sum() / w.sum() if reduction == "mean" else _reduce(loss, reduction)
+        return ops.NLLLoss.apply(input, indices, reduction, ignored)
+    weight = _class_weight("nll_loss", weight, input)
+    if ignored is None:
+        loss = -input[np.arange(input.shape[0]), indices]
+        w = weight[indices]
+        loss = loss * w
+        return loss.sum() / w.sum() if reduction == "mean" else _reduce(loss, reduction)
+    return _weighted_nll_ignoring(input, indices, ignored, weight, reduction)
+
+
+def _weighted_nll_ignoring(
+    input: Tensor, indices: np.ndarray, ignored: np.ndarray, weight: Tensor, reduction: str
+) -> Tensor:
+    """The weighted nll_loss with the rows ``ignored`` (bool (N,)) left out: 0 for them with
+    ``"none"``; otherwise only the other rows are read, and the mean divides by the sum of
+    their weights (NaN if no row is left, as in PyTorch, with a gradient of 0)."""
+    if reduction == "none":
+        classes = np.where(ignored, 0, indices)  # any class: the row's loss is replaced by 0
+        loss = -input[np.arange(input.shape[0]), classes] * weight[classes]
+        return where(ignored, 0.0, loss)  # the gradient of those rows is 0 too
+    rows = np.flatnonzero(~ignored)
+    w = weight[indices[rows]]
+    total = (-input[rows, indices[rows]] * w).sum()
+    if reduction == "sum":
+        return total
+    return total / w.sum() if len(rows) else total * np.nan
 
 
 def cross_entropy(
-    input: Tensor, target: Any, weight: Any = None, reduction: str = "mean"
+    input: Tensor,
+    target: Any,
+    weight: Any = None,
+    reduction: str = "mean",
+    ignore_index: int = -100,
 ) -> Tensor:
     """Cross-entropy of logits input (N, C) against either class indices (N,) of an integer
     dtype, or class probabilities (N, C) of a float dtype (one-hot rows are a special case);
     a single sample may be given as input (C,) with one index or (C,) probabilities:
     -sum_c y_c log softmax(x)_c per row. Goes through log_softmax, so it is finite for any
-    logits. With class weights w: indices take a weighted mean, probabilities a mean over N."""
+    logits. With class weights w: indices take a weighted mean, probabilities a mean over N.
+    Class indices equal to ``ignore_index`` are left out, as in `nll_loss` (nanoGPT pads its
+    targets with -1 and passes ``ignore_index=-1``); it does not apply to probabilities."""
     _check_reduction("cross_entropy", reduction)
+    _check_ignore_index("cross_entropy", ignore_index)
     input = to_tensor(input)
     if input.ndim == 1:
-        return _one_sample(cross_entropy, input, target, weight, reduction)
+        return _one_sample(cross_entropy, input, target, weight, reduction, ignore_index)
     _check_logits("cross_entropy", input)
     array = target.data if isinstance(target, Tensor) else np.asarray(target)
     kind = array.dtype.kind
@@ -765,9 +821,9 @@ def cross_entropy(
                 "class probabilities and must be floating point (use target.double())"
             )
         if weight is None:
-            indices = _class_indices("cross_entropy", input, target)
-            return ops.CrossEntropy.apply(input, indices, reduction)
-        return _nll_loss(input.log_softmax(1), target, weight, reduction)
+            indices, ignored = _class_indices("cross_entropy", input, target, ignore_index)
+            return ops.CrossEntropy.apply(input, indices, reduction, ignored)
+        return _nll_loss(input.log_softmax(1), target, weight, reduction, ignore_index)
     if kind != "f":
         raise TypeError(
             "cross_entropy: target must hold integer class indices or float class "

@@ -669,15 +669,31 @@ class BCEWithLogitsLoss(_Loss):
         return F.binary_cross_entropy_with_logits(input, target, reduction=self.reduction)
 
 
-class CrossEntropyLoss(_Loss):
-    """``F.cross_entropy`` (on logits) as a module."""
+class _ClassIndexLoss(_Loss):
+    """A loss on class indices, which may leave out the rows whose target is ``ignore_index``
+    (keyword-only here; PyTorch's ``weight``, ``size_average`` and ``reduce`` come first)."""
+
+    def __init__(self, reduction: str = "mean", *, ignore_index: int = -100) -> None:
+        super().__init__(reduction)
+        F._check_ignore_index(type(self).__name__, ignore_index)
+        self.ignore_index = int(ignore_index)
+
+    def extra_repr(self) -> str:
+        ignoring = "" if self.ignore_index == -100 else f", ignore_index={self.ignore_index}"
+        return super().extra_repr() + ignoring
+
+
+class CrossEntropyLoss(_ClassIndexLoss):
+    """``F.cross_entropy`` (on logits) as a module; ``ignore_index`` as there."""
 
     def forward(self, input: Any, target: Any) -> Any:
-        return F.cross_entropy(input, target, reduction=self.reduction)
+        return F.cross_entropy(
+            input, target, reduction=self.reduction, ignore_index=self.ignore_index
+        )
 
 
-class NLLLoss(_Loss):
-    """``F.nll_loss`` (on log-probabilities) as a module."""
+class NLLLoss(_ClassIndexLoss):
+    """``F.nll_loss`` (on log-probabilities) as a module; ``ignore_index`` as there."""
 
     def forward(self, input: Any, target: Any) -> Any:
-        return F.nll_loss(input, target, reduction=self.reduction)
+        return F.nll_loss(input, target, reduction=self.reduction, ignore_index=self.ignore_index)

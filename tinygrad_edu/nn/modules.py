@@ -23,7 +23,15 @@ from __future__ import annotations
 
 import itertools
 from collections import OrderedDict, namedtuple
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import (
+    Callable,
+    ItemsView,
+    Iterable,
+    Iterator,
+    KeysView,
+    Mapping,
+    ValuesView,
+)
 from typing import Any
 
 import numpy as np
@@ -629,6 +637,122 @@ class ModuleList(_ModuleSequence):
     def __setitem__(self, index: int, module: Module) -> None:
         position = _position(index, len(self._modules), "ModuleList")
         self.add_module(str(position), _check_module(module, "ModuleList"))
+
+
+class ModuleDict(Module):
+    """A dict of modules whose parameters are registered under their keys (a plain Python
+    dict would hide them from ``parameters()``): the parameters of ``blocks["wte"]`` are named
+    ``"blocks.wte.weight"``, and each module is also the attribute ``blocks.wte``. Keys are
+    strings, kept in insertion order; ``[]``, ``in``, ``len``, iteration over the keys,
+    ``keys()``, ``values()``, ``items()``, ``update``, ``pop`` and ``clear`` as for a dict.
+    It has no forward: call its modules in your own::
+
+        self.transformer = nn.ModuleDict(dict(wte=nn.Embedding(65, 32), ln_f=nn.LayerNorm(32)))
+        x = self.transformer.ln_f(self.transformer.wte(idx))
+    """
+
+    def __init__(
+        self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None
+    ) -> None:
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        if key not in self._modules:
+            raise KeyError(_missing_key(key, self._modules))
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        _check_key(self, key)
+        self.add_module(key, _check_module(module, f"ModuleDict[{key!r}]"))
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self._modules:
+            raise KeyError(_missing_key(key, self._modules))
+        delattr(self, key)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def keys(self) -> KeysView[str]:
+        return self._modules.keys()
+
+    def items(self) -> ItemsView[str, Module]:
+        return self._modules.items()
+
+    def values(self) -> ValuesView[Module]:
+        return self._modules.values()
+
+    def pop(self, key: str) -> Module:
+        """Remove the module under ``key`` and return it."""
+        module = self[key]
+        del self[key]
+        return module
+
+    def clear(self) -> None:
+        """Remove every module."""
+        for key in list(self._modules):
+            del self[key]
+
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        """Add (or replace) modules from a mapping (a dict, OrderedDict or ModuleDict, in its
+        order) or from an iterable of (key, module) pairs. A replaced key keeps its place."""
+        if isinstance(modules, (Mapping, ModuleDict)):
+            pairs = list(modules.items())
+        elif isinstance(modules, Iterable) and not isinstance(modules, (str, bytes, Module)):
+            pairs = [_pair(i, element) for i, element in enumerate(modules)]
+        else:
+            raise TypeError(
+                "ModuleDict.update needs a mapping or an iterable of (key, module) pairs, "
+                f"got {type(modules).__name__}"
+            )
+        for key, module in pairs:
+            self[key] = module
+
+
+def _check_key(modules: ModuleDict, key: Any) -> None:
+    """A key of a ModuleDict must be a str that can be an attribute name without hiding one
+    the dict already has (such as ``keys`` or ``training``), as in PyTorch."""
+    if not isinstance(key, str):
+        raise TypeError(
+            f"ModuleDict keys must be strings, got {type(key).__name__} {key!r} "
+            f"(use str({key!r}) or nn.ModuleList for numbered modules)"
+        )
+    if key == "" or "." in key:
+        raise KeyError(f"ModuleDict key must be non-empty and without '.', got {key!r}")
+    if key not in modules._modules and hasattr(modules, key):
+        raise KeyError(
+            f"ModuleDict key {key!r} is already an attribute of ModuleDict (a method or "
+            "setting), so a module cannot be registered under it; choose another key"
+        )
+
+
+def _missing_key(key: Any, modules: dict) -> str:
+    kind = "" if isinstance(key, str) else f" (keys are strings, got {type(key).__name__})"
+    return f"ModuleDict has no key {key!r}{kind}; its keys are {list(modules)}"
+
+
+def _pair(position: int, element: Any) -> tuple[Any, Any]:
+    """One (key, module) element of the iterable given to ``ModuleDict.update``."""
+    if not isinstance(element, Iterable) or isinstance(element, (str, bytes)):
+        raise TypeError(
+            f"ModuleDict.update: element #{position} must be a (key, module) pair, got "
+            f"{type(element).__name__}"
+        )
+    pair = tuple(element)
+    if len(pair) != 2:
+        raise ValueError(
+            f"ModuleDict.update: element #{position} has length {len(pair)}; a (key, module) "
+            "pair has length 2"
+        )
+    return pair
 
 
 def _position(index: Any, length: int, what: str) -> int:
