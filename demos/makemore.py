@@ -350,12 +350,9 @@ class Transformer(nn.Module):
 
 
 def sequence_loss(logits: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy over the positions that have a target (Y >= 0): logits (B, T, 27),
-    Y (B, T). (makemore writes ``F.cross_entropy(..., ignore_index=-1)``, which
-    tinygrad_edu's cross_entropy does not take yet; picking the positions out first gives
-    the same mean.)"""
-    keep = Y.view(-1) >= 0
-    return F.cross_entropy(logits.view(-1, V)[keep], Y.view(-1)[keep])
+    """Mean cross-entropy over the positions that have a target: logits (B, T, 27), Y (B, T),
+    -1 where a name has ended (those positions are left out, as makemore does)."""
+    return F.cross_entropy(logits.view(-1, V), Y.view(-1), ignore_index=-1)
 
 
 # ---- training, evaluation, sampling -----------------------------------------------------------

@@ -146,15 +146,19 @@ class GPT(nn.Module):
         assert config.vocab_size is not None
         assert config.block_size is not None
         self.config = config
-        self.wte = nn.Embedding(config.vocab_size, config.n_embd)  # token embeddings
-        self.wpe = nn.Embedding(config.block_size, config.n_embd)  # position embeddings
-        self.drop = nn.Dropout(config.dropout)
-        self.h = nn.ModuleList([Block(config) for _ in range(config.n_layer)])
-        self.ln_f = LayerNorm(config.n_embd, bias=config.bias)
+        self.transformer = nn.ModuleDict(
+            dict(
+                wte=nn.Embedding(config.vocab_size, config.n_embd),  # token embeddings
+                wpe=nn.Embedding(config.block_size, config.n_embd),  # position embeddings
+                drop=nn.Dropout(config.dropout),
+                h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
+                ln_f=LayerNorm(config.n_embd, bias=config.bias),
+            )
+        )
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         # Weight tying: the head scores each character by the dot product of the final
         # features with that character's embedding. One Parameter, used twice.
-        self.wte.weight = self.lm_head.weight
+        self.transformer.wte.weight = self.lm_head.weight
 
         self.apply(self._init_weights)
         # GPT-2's scaled init of the projections into the residual stream: each block adds
@@ -181,16 +185,18 @@ class GPT(nn.Module):
             f"Cannot forward sequence of length {t}, block size is only {self.config.block_size}"
         )
         pos = torch.arange(0, t, dtype=torch.long)  # (t,)
-        tok_emb = self.wte(idx)  # (b, t, n_embd)
-        pos_emb = self.wpe(pos)  # (t, n_embd), the same for every row of the batch
-        x = self.drop(tok_emb + pos_emb)
-        for block in self.h:
+        tok_emb = self.transformer.wte(idx)  # (b, t, n_embd)
+        pos_emb = self.transformer.wpe(pos)  # (t, n_embd), the same for every row of the batch
+        x = self.transformer.drop(tok_emb + pos_emb)
+        for block in self.transformer.h:
             x = block(x)
-        x = self.ln_f(x)
+        x = self.transformer.ln_f(x)
         logits = self.lm_head(x)  # (b, t, vocab_size)
         loss = None
         if targets is not None:
-            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
+            loss = F.cross_entropy(
+                logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1
+            )
         return logits, loss
 
     def configure_optimizers(self, weight_decay, learning_rate, betas):
@@ -216,7 +222,7 @@ class GPT(nn.Module):
             logits, _ = self(idx_cond)
             logits = logits[:, -1, :] / temperature  # the last position's prediction
             if top_k is not None:
-                v, _ = logits.topk(min(top_k, logits.size(-1)))
+                v, _ = torch.topk(logits, min(top_k, logits.size(-1)))
                 logits[logits < v[:, [-1]]] = -float("Inf")
             probs = F.softmax(logits, dim=-1)
             idx_next = torch.multinomial(probs, num_samples=1, generator=generator)
@@ -393,8 +399,13 @@ def load(use_torch: bool):
 
 
 def main(argv: list[str] | None = None) -> dict:
-    with _common.one_blas_thread():
-        return run(argv)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)  # PyTorch's default (tinygrad_edu's is float64)
+    try:
+        with _common.one_blas_thread():
+            return run(argv)
+    finally:
+        torch.set_default_dtype(previous)
 
 
 def run(argv: list[str] | None = None) -> dict:

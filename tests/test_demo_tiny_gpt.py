@@ -122,15 +122,15 @@ def test_get_lr_warms_up_then_follows_a_cosine():
 
 def test_the_head_and_the_token_embedding_share_one_weight():
     model = demo.GPT(small_config())
-    assert model.lm_head.weight is model.wte.weight
+    assert model.lm_head.weight is model.transformer.wte.weight
     names = [name for name, _ in model.named_parameters()]
-    assert "wte.weight" in names and "lm_head.weight" not in names  # counted once
+    assert "transformer.wte.weight" in names and "lm_head.weight" not in names  # counted once
     assert model.get_num_params() == sum(p.numel() for p in model.parameters())
     idx = tg.tensor(random_tokens((2, 8)))
     _, loss = model(idx, tg.tensor(random_tokens((2, 8), seed=1)))
     loss.backward()
     # the one gradient adds the head's use and the embedding's use of the weight
-    grad = model.wte.weight.grad.numpy()
+    grad = model.transformer.wte.weight.grad.numpy()
     assert grad.shape == (27, 16) and np.all(np.isfinite(grad))
     used = np.unique(idx.numpy())
     unused = np.setdiff1d(np.arange(27), used)
