@@ -114,25 +114,44 @@ def _erf(x: np.ndarray) -> np.ndarray:
     return out[()] if out.ndim == 0 else out
 
 
+# erf and the normal CDF in float32, whole arrays at a time, from two polynomials fitted on
+# first use to math.erf and math.erfc (`_erf_polynomials`); their errors, below 1e-8, are under
+# float32's rounding. In a tiny GPT (W8) they are 15x faster than math.erf per element.
+
+
 def _erf_float32(x: np.ndarray) -> np.ndarray:
-    """erf of a float32 (or float16) array, computed in float32 from two polynomials:
+    """erf of a float32 (or float16) array, within 3 units in the last place (tested):
 
-    * |x| < 1: erf(x) = x * A(x^2), A a polynomial of degree 6;
-    * |x| >= 1: erf(|x|) = 1 - erfc(|x|), with erfc(z) = t * exp(P(t) - z^2), t = 1 / (1 + z/2)
-      and P a polynomial of degree 7 (erfc falls like exp(-z^2); what is left is smooth in t).
-      Beyond z = 4, erfc(z) < 1.6e-8 is below float32's rounding of 1: erf is 1 there, and
-      z is clipped to 4.
-
-    The polynomials are least-squares fits to ``math.erf`` and ``math.erfc`` made on first use
-    (`_erf_polynomials`); their errors, below 1e-8, are under float32's rounding, and the
-    result is within 3 units in the last place of float32 (tested)."""
-    small, large = _erf_polynomials()
+    * |x| < 1: erf(x) = x * A(x^2), A a polynomial of degree 6 (accurate relative to erf's
+      value, however small);
+    * |x| >= 1: erf(|x|) = 1 - erfc(|x|), `_erfc_float32`."""
+    small, _ = _erf_polynomials()
     z = np.abs(x, dtype=np.float32)
-    inside = _horner(small, np.square(np.minimum(z, 1))) * z
-    z_clipped = np.minimum(z, 4)
-    t = 1 / (1 + 0.5 * z_clipped)
-    outside = 1 - t * np.exp(_horner(large, t) - z_clipped * z_clipped)
-    return np.copysign(np.where(z < 1, inside, outside), x).astype(x.dtype, copy=False)
+    z_inside = np.minimum(z, 1)  # (past 1 the value is not used, only kept finite)
+    inside = _horner(small, z_inside * z_inside) * z_inside
+    outside = 1 - _erfc_float32(z)
+    near = (z < 1).astype(np.float32)  # 1 where |x| < 1; blended, since np.where is slow
+    return np.copysign(outside + near * (inside - outside), x).astype(x.dtype, copy=False)
+
+
+def _erfc_float32(z: np.ndarray) -> np.ndarray:
+    """erfc(z) for z >= 0 (float32), relative to its value: t * exp(P(t) - z^2) with
+    t = 1 / (1 + z/2) and P a polynomial of degree 10 (erfc falls like exp(-z^2); what is left
+    is smooth in t)."""
+    _, large = _erf_polynomials()
+    t = 1 / (1 + 0.5 * z)
+    with np.errstate(over="ignore"):  # z^2 is inf for z > 1.8e19: then exp(-inf) = 0
+        return t * np.exp(_horner(large, t) - z * z)
+
+
+def _normal_cdf_float32(x: np.ndarray) -> np.ndarray:
+    """Phi(x) = erfc(-x / sqrt(2)) / 2, the standard normal CDF of a float32 array: with
+    h = Phi(-|x|) = erfc(|x| / sqrt(2)) / 2, Phi(x) is h for x < 0 and 1 - h otherwise, so it
+    is accurate relative to its value even far into the lower tail (where 1 + erf cancels)."""
+    h = _erfc_float32(np.abs(x, dtype=np.float32) * np.float32(math.sqrt(0.5)))
+    h *= 0.5
+    below = (x < 0).astype(np.float32)  # 1 for x < 0, blended since np.where is slow
+    return (below * h + (1 - below) * (1 - h)).astype(x.dtype, copy=False)
 
 
 def _horner(coefficients: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -146,15 +165,15 @@ def _horner(coefficients: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 @functools.cache
 def _erf_polynomials() -> tuple[np.ndarray, np.ndarray]:
-    """The coefficients (float32, lowest power first) of the fits `_erf_float32` uses:
-    A(z^2) = erf(z) / z on 0 < z <= 1, and P(t) = log(erfc(z) / t) + z^2 on 1 <= z <= 4,
-    least squares at Chebyshev points."""
+    """The coefficients (float32, lowest power first) of the fits above: A(z^2) = erf(z) / z
+    on 0 < z <= 1, and P(t) = log(erfc(z) / t) + z^2 on 0 <= z <= 10, least squares at
+    Chebyshev points."""
     fit = np.polynomial.Polynomial.fit
     z = 0.5 + 0.5 * np.cos(np.pi * (np.arange(400) + 0.5) / 400)  # in (0, 1)
     small = fit(z * z, [math.erf(v) / v for v in z], 6)
-    z = 2.5 + 1.5 * np.cos(np.pi * (np.arange(400) + 0.5) / 400)  # in (1, 4)
+    z = 5 + 5 * np.cos(np.pi * (np.arange(1000) + 0.5) / 1000)  # in (0, 10)
     t = 1 / (1 + 0.5 * z)
-    large = fit(t, np.log([math.erfc(v) for v in z]) - np.log(t) + z * z, 7)
+    large = fit(t, np.log([math.erfc(v) for v in z]) - np.log(t) + z * z, 10)
     return tuple(p.convert().coef.astype(np.float32) for p in (small, large))
 
 
@@ -165,7 +184,10 @@ class Gelu(Function):
 
     @staticmethod
     def forward(ctx: Node, x):
-        cdf = 0.5 * (1 + _erf(x * math.sqrt(0.5)))
+        if x.dtype in (np.float32, np.float16):
+            cdf = _normal_cdf_float32(x)
+        else:
+            cdf = 0.5 * (1 + _erf(x * math.sqrt(0.5)))
         ctx.cdf = cdf  # kept for an ordinary backward only (freed with it)
         ctx.save_for_backward(x)
         return x * cdf
