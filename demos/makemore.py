@@ -91,7 +91,7 @@ import tinygrad_edu.nn as nn
 import tinygrad_edu.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "lectures"))
-from _pick import words  # noqa: E402
+from _pick import dataset, words  # noqa: E402
 
 DEFAULT_OUT = Path("out") / "makemore"
 SAMPLE_SEED = 2147483647 + 10  # the lectures' sampling seed
@@ -116,14 +116,7 @@ def split_names(names: list[str], seed: int = 42) -> dict[str, list[str]]:
 def contexts(names: list[str], block_size: int) -> tuple:
     """makemore's examples: X (N, block_size), the ``block_size`` characters before each
     character of each name (``.``-padded at the start), and Y (N,), that character."""
-    X, Y = [], []
-    for w in names:
-        context = [0] * block_size
-        for ch in w + ".":
-            X.append(context)
-            Y.append(stoi[ch])
-            context = context[1:] + [stoi[ch]]
-    return torch.tensor(X), torch.tensor(Y)
+    return dataset(torch, names, block_size, stoi)
 
 
 def sequences(names: list[str], block_size: int) -> tuple:

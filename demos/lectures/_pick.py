@@ -34,11 +34,14 @@ def words() -> list[str]:
     return sorted(found)
 
 
-def dataset(torch, names: list[str], block_size: int) -> tuple:
+def dataset(torch, names: list[str], block_size: int, stoi: dict | None = None) -> tuple:
     """makemore's examples: every ``block_size`` characters of context (0 is ``.``, the start
-    and end of a name) and the index of the character that follows them."""
-    stoi = {s: i + 1 for i, s in enumerate(sorted(set("".join(names))))}
-    stoi["."] = 0
+    and end of a name) and the index of the character that follows them. ``stoi`` maps each
+    character to its index; by default that of every name the ``names`` package has, so that
+    a split of them numbers its characters as the whole list does."""
+    if stoi is None:
+        stoi = {s: i + 1 for i, s in enumerate(sorted(set("".join(words()))))}
+        stoi["."] = 0
     X, Y = [], []
     for w in names:
         context = [0] * block_size
