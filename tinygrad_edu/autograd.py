@@ -231,8 +231,10 @@ class Node:
         self.__dict__.clear()
         self.released = True
         parents = self.parents if _changed_in_graph[0] else self._parents
-        if any(isinstance(p, _Tensor) and p._data.size > KEEP_AFTER_FREE for p in parents):
-            parents = tuple([_kept_after_free(p, freed) for p in parents])
+        for parent in parents:
+            if isinstance(parent, _Tensor) and parent._data.size > KEEP_AFTER_FREE:
+                parents = tuple([_kept_after_free(p, freed) for p in parents])
+                break
         self._parents = parents
 
     def __repr__(self) -> str:
@@ -538,7 +540,9 @@ def _local_backward(tensor: Any, node: Node, grad: Any, create_graph: bool) -> t
     """
     plain = grad._data if isinstance(grad, _Tensor) else grad
     node.grad_output = plain if plain.size <= KEEP_AFTER_FREE else None  # for drawings
-    if not create_graph:
+    if not (node._saved or create_graph):  # nothing saved: nothing to see as tensors
+        input_grads = node.function.backward(node, grad)
+    elif not create_graph:
         node._output = tensor  # (saved_tensors names it if it was changed in place)
         input_grads = node.function.backward(node, grad)
         node._output = None

@@ -699,9 +699,12 @@ class Linear(Function):
     @staticmethod
     def forward(ctx: Node, x, weight, bias):
         ctx.save_for_backward(x, weight)
-        # Every leading dimension of x stacked into one, (N, in): one matrix product instead
-        # of one per leading index (a (16, 32, 64) input took 1.6x as long unstacked).
-        out = (x.reshape((-1, x.shape[-1])) @ weight.T).reshape(x.shape[:-1] + weight.shape[:1])
+        if x.ndim > 2:  # leading dimensions stacked into one, (N, in): one matrix product
+            # instead of one per leading index (a (16, 32, 64) input took 1.6x as long)
+            rows = x.reshape((-1, x.shape[-1])) @ weight.T
+            out = rows.reshape(x.shape[:-1] + weight.shape[:1])
+        else:
+            out = x @ weight.T
         if bias is None:
             return out
         if bias.dtype != out.dtype:
@@ -715,7 +718,9 @@ class Linear(Function):
         need_x, need_weight, need_bias = ctx.needs_input_grad
         # Stack every leading dimension of x into one: rows of examples, (N, in) and (N, out).
         rows = grad.reshape((-1, grad.shape[-1]))
-        grad_x = (rows @ weight).reshape(x.shape) if need_x else None  # d(x W^T)/dx: G W
+        grad_x = None
+        if need_x:  # d(x W^T)/dx: G W
+            grad_x = rows @ weight if x.ndim == 2 else (rows @ weight).reshape(x.shape)
         grad_weight = (
             rows.swapaxes(-1, -2) @ x.reshape((-1, x.shape[-1])) if need_weight else None
         )  # G^T x

@@ -708,10 +708,12 @@ def _class_indices(
             f"{loss}: input of shape {input.shape} needs class indices of shape ({n},) or "
             f"class probabilities of shape {input.shape}, got target of shape {indices.shape}"
         )
-    ignored = indices == ignore_index
-    if not ignored.any():
-        ignored = None
-    bad = _out_of_range(indices if ignored is None else indices[~ignored], c)
+    bad = _out_of_range(indices, c)
+    ignored = None
+    if bad is not None or 0 <= ignore_index < c:  # then some target may be ignore_index
+        ignored = indices == ignore_index
+        ignored = ignored if ignored.any() else None
+        bad = _out_of_range(indices if ignored is None else indices[~ignored], c)
     if bad is not None:
         raise ValueError(
             f"{loss}: target contains class index {bad}, out of range for {c} classes "
