@@ -148,3 +148,19 @@ def test_any_dataset_with_len_and_getitem_is_stacked():
 def test_repr():
     assert "5 samples" in repr(dataset(5))
     assert "3 batches of 2" in repr(DataLoader(dataset(5), batch_size=2))
+
+
+def test_a_generator_orders_the_shuffle_as_in_pytorch_code():
+    dataset = TensorDataset(np.arange(10.0))
+
+    def order(loader):
+        return [float(v) for (batch,) in loader for v in batch.data]
+
+    first = order(DataLoader(dataset, 3, shuffle=True, generator=tg.Generator().manual_seed(5)))
+    again = order(DataLoader(dataset, 3, shuffle=True, generator=tg.Generator().manual_seed(5)))
+    other = order(DataLoader(dataset, 3, shuffle=True, generator=tg.Generator().manual_seed(6)))
+    assert first == again and first != other and sorted(first) == list(range(10))
+    with pytest.raises(ValueError, match="give seed or generator, not both"):
+        DataLoader(dataset, 3, seed=1, generator=tg.Generator())
+    with pytest.raises(TypeError, match="generator must be a tg.Generator, got int"):
+        DataLoader(dataset, 3, generator=5)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .creation import generator
+from .creation import Generator, generator
 from .tensor import Tensor
 
 
@@ -61,8 +61,9 @@ class DataLoader:
     dimension is at most ``batch_size``.
 
     - ``shuffle=True`` draws a new order every epoch (every ``for`` loop over the loader). With
-      ``seed`` the sequence of orders is the same on every run; without it the library's
-      generator is used, which ``tg.manual_seed`` seeds.
+      ``seed``, or a ``generator=tg.Generator().manual_seed(n)`` as in PyTorch, the sequence of
+      orders is the same on every run; without either the library's generator is used, which
+      ``tg.manual_seed`` seeds.
     - ``drop_last=True`` leaves out the last batch when it would be smaller than the others.
     - ``len(loader)`` is the number of batches per epoch.
 
@@ -78,7 +79,14 @@ class DataLoader:
         shuffle: bool = False,
         drop_last: bool = False,
         seed: int | None = None,
+        generator: Generator | None = None,
     ) -> None:
+        if seed is not None and generator is not None:
+            raise ValueError("DataLoader: give seed or generator, not both")
+        if generator is not None and not isinstance(generator, Generator):
+            raise TypeError(
+                f"DataLoader: generator must be a tg.Generator, got {type(generator).__name__}"
+            )
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise TypeError(f"DataLoader: batch_size must be an int, got {batch_size!r}")
         if batch_size < 1:
@@ -88,7 +96,10 @@ class DataLoader:
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.seed = seed
+        self.generator = generator
         self._rng = None if seed is None else np.random.default_rng(seed)
+        if generator is not None:
+            self._rng = generator.numpy_generator
 
     def __len__(self) -> int:
         n = len(self.dataset)
