@@ -1009,11 +1009,8 @@ def _attention_weights(q: np.ndarray, k: np.ndarray, mask: Any, scale: float) ->
     """softmax over the last axis of q k^T * scale, with -inf where ``mask`` is False; a row
     all masked gets weights 0 (arrays: `_softmax_rows` is the same on Tensors)."""
     scores = (q * scale) @ k.swapaxes(-1, -2)  # (scaling q: half the values of the scores)
-    if mask is not None:
-        if np.broadcast_shapes(mask.shape, scores.shape) == scores.shape:
-            np.copyto(scores, -np.inf, where=~mask)  # in place: 2.5x faster than np.where
-        else:  # a mask with more batch dimensions than the scores
-            scores = np.where(mask, scores, -np.inf)
+    if mask is not None:  # (checked to broadcast to the scores' shape)
+        np.copyto(scores, -np.inf, where=~mask)  # in place: 2.5x faster than np.where
     highest = scores.max(axis=-1, keepdims=True, initial=-np.inf)
     highest[~np.isfinite(highest)] = 0  # a row all -inf (or no keys): shift by nothing
     scores -= highest
