@@ -112,8 +112,8 @@ class Node:
         "origin",  # where in the user's code it was created, when a debugging tool asks
         "grad_output",
         "released",
-        "_saved",  # the values forward saved
-        "_saved_with",  # and what forward received and returned with them (see note_saved)
+        "_saved",  # the values forward saved (and more once noted: see note_saved)
+        "_saved_count",  # how many of them were saved, once noted (None before)
         "_output",  # the output tensor, only while this node's backward runs
         "_create_graph",
         "__dict__",
@@ -129,7 +129,7 @@ class Node:
         self.grad_output = None
         self.released = False
         self._saved: tuple = ()
-        self._saved_with: tuple | None = None
+        self._saved_count: int | None = None
         self._output = None
         self._create_graph = False
 
@@ -174,10 +174,12 @@ class Node:
         """When forward returns: keep with the saved values the arrays it received and
         returned (to tell which tensor each saved value is) and the count of in-place changes
         so far (to tell whether one of them changed before backward)."""
-        # one flat tuple, (*inputs, output, count): each object a node keeps alive is one more
-        # for Python's garbage collector to scan, and W5 (100,000 nodes) spends a third of
-        # its forward pass in collections: with a nested tuple here a W5 step took 12% longer
-        self._saved_with = (*inputs, output, _in_place_changes[0])
+        # one flat tuple, (*saved values, *inputs, output, count of changes): each object a
+        # node keeps is one more for Python's garbage collector to scan, and W5 (100,000
+        # nodes) spends a third of its forward pass in collections. With nested tuples a W5
+        # step took 12% longer, and with the saved values in a tuple of their own 4% longer.
+        self._saved_count = len(self._saved)
+        self._saved = (*self._saved, *inputs, output, _in_place_changes[0])
 
     @property
     def saved_tensors(self) -> tuple:
@@ -186,10 +188,10 @@ class Node:
         whatever backward computes from them is recorded."""
         if self.released:
             raise RuntimeError(FREED_MESSAGE)
-        values = self._saved
-        if self._saved_with is None:  # a node Function.apply did not record (tools make some)
-            return values
-        saved_at = self._saved_with[-1]
+        if self._saved_count is None:  # a node Function.apply did not record (tools make some)
+            return self._saved
+        values = self._saved[: self._saved_count]
+        saved_at = self._saved[-1]
         if saved_at != _in_place_changes[0]:
             # something was changed in place since forward: was it a value saved here?
             for value in values:
@@ -201,7 +203,7 @@ class Node:
     def _tensor_of(self, value: Any) -> Any:
         """The tensor a saved value is: input ``i`` if it is the very array forward received
         as its argument ``i``, the output if it is the array forward returned, else None."""
-        *inputs, output, _ = self._saved_with
+        inputs, output = self._saved[self._saved_count : -2], self._saved[-2]
         if value is output and value is not None:
             return self._output
         for i, array in enumerate(inputs):
@@ -227,7 +229,7 @@ class Node:
         The node stays in the graph for drawings: it keeps small inputs as they are, and in
         place of each large input that is not a parameter a `FreedValue` (shared through
         ``freed``, one per tensor)."""
-        self._saved, self._saved_with = (), None
+        self._saved, self._saved_count = (), None
         self.__dict__.clear()
         self.released = True
         parents = self.parents if _changed_in_graph[0] else self._parents
