@@ -61,6 +61,20 @@ def _load(torch: ModuleType, model: Any, weights: dict[str, np.ndarray]) -> None
     model.load_state_dict(state)
 
 
+def _trainer(
+    library: str, build_model: Callable, weights: dict, build_optimizer: Callable
+) -> tuple[ModuleType, Callable]:
+    """The library's ``torch`` and a training step (`_train_step`) for the model
+    ``build_model(torch, F)``, built in float32 with the shared ``weights``, and the optimizer
+    ``build_optimizer(torch, model)``."""
+    torch, F = _library(library)
+    with _float32(torch):
+        model = build_model(torch, F)
+        _load(torch, model, weights)
+        optimizer = build_optimizer(torch, model)
+    return torch, _train_step(torch, F, model, optimizer)
+
+
 def _train_step(torch: ModuleType, F: ModuleType, model: Any, optimizer: Any) -> Callable:
     """One step of the usual loop: forward, cross-entropy, zero_grad, backward, update."""
 
@@ -122,12 +136,12 @@ def makemore_model(torch: ModuleType) -> Any:
 
 
 def makemore_library(library: str, s: dict) -> Callable[[], float]:
-    torch, F = _library(library)
-    with _float32(torch):
-        model = makemore_model(torch)
-        _load(torch, model, s["weights"])
-        optimizer = torch.optim.SGD(model.parameters(), lr=MAKEMORE["lr"])
-    train = _train_step(torch, F, model, optimizer)
+    torch, train = _trainer(
+        library,
+        lambda torch, F: makemore_model(torch),
+        s["weights"],
+        lambda torch, model: torch.optim.SGD(model.parameters(), lr=MAKEMORE["lr"]),
+    )
     Xtr, Ytr, batches = torch.tensor(s["X"]), torch.tensor(s["Y"]), torch.tensor(s["batches"])
     k = 0
 
@@ -249,12 +263,12 @@ def cnn_model(torch: ModuleType) -> Any:
 
 def cnn_library(library: str, s: dict) -> Callable[[], float]:
     """One epoch per step; returns the mean of its batches' losses."""
-    torch, F = _library(library)
-    with _float32(torch):
-        model = cnn_model(torch)
-        _load(torch, model, s["weights"])
-        optimizer = torch.optim.Adam(model.parameters(), lr=CNN["lr"])
-    train = _train_step(torch, F, model, optimizer)
+    torch, train = _trainer(
+        library,
+        lambda torch, F: cnn_model(torch),
+        s["weights"],
+        lambda torch, model: torch.optim.Adam(model.parameters(), lr=CNN["lr"]),
+    )
     batches = [(torch.tensor(x), torch.tensor(y)) for x, y in zip(s["X"], s["y"])]
 
     def step() -> float:
@@ -385,17 +399,15 @@ def gpt_model(torch: ModuleType, F: ModuleType) -> Any:
 def gpt_library(library: str, s: dict) -> Callable[[], float]:
     """AdamW with nanoGPT's grouping: weight decay for the matrices (Linear and embedding
     weights), none for the biases and LayerNorms."""
-    torch, F = _library(library)
-    with _float32(torch):
-        model = gpt_model(torch, F)
-        _load(torch, model, s["weights"])
+    def adamw(torch: ModuleType, model: Any) -> Any:
         params = list(model.parameters())
         groups = [
             {"params": [p for p in params if p.dim() >= 2], "weight_decay": GPT["weight_decay"]},
             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
         ]
-        optimizer = torch.optim.AdamW(groups, lr=GPT["lr"])
-    train = _train_step(torch, F, model, optimizer)
+        return torch.optim.AdamW(groups, lr=GPT["lr"])
+
+    torch, train = _trainer(library, gpt_model, s["weights"], adamw)
     xs, ys = torch.tensor(s["x"]), torch.tensor(s["y"])
     k = 0
 

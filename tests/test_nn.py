@@ -344,3 +344,13 @@ def test_repr_is_a_nested_listing():
         "  )\n"
         ")"
     )
+
+
+def test_module_to_a_tensor_takes_its_dtype_as_tensor_to_does():
+    model = nn.Linear(2, 3)
+    assert model.to(tg.zeros(1, dtype=tg.float32)) is model
+    assert model.weight.dtype == np.float32 and model.bias.dtype == np.float32
+    x = tg.zeros(2, dtype=tg.float64)
+    assert x.to(model.weight).dtype == np.float32
+    with pytest.raises(Exception, match="cuda"):
+        model.to("cuda")

@@ -786,15 +786,7 @@ class Tensor:
     def to(self, *args: Any, dtype: Any = None, device: Any = None, copy: bool = False) -> Tensor:
         """``to(dtype)``, ``to(other_tensor)`` (its dtype), ``to('cpu')`` or ``to(device,
         dtype)``, as in PyTorch. The CPU is the only device: another one is an error."""
-        for arg in args:
-            if isinstance(arg, Tensor):
-                dtype = arg.dtype
-            elif is_device(arg):
-                device = arg
-            else:
-                dtype = arg
-        if device is not None:
-            check_device(device)
+        dtype = to_arguments(args, dtype, device)
         if dtype is None or to_dtype(dtype, "to") == self.dtype:
             return self.clone() if copy else self
         return self.astype(dtype)
@@ -1780,6 +1772,22 @@ _TYPE_NAMES = {
 
 def is_device(value: Any) -> bool:
     return isinstance(value, str) or type(value).__name__ == "device"
+
+
+def to_arguments(args: tuple, dtype: Any, device: Any) -> Any:
+    """The dtype that ``to(*args, dtype=, device=)`` asks for (None for none), as PyTorch reads
+    them: a Tensor stands for its dtype, a device string or ``tg.device`` for the device (the
+    CPU, checked), anything else for a dtype. Tensor.to and Module.to share it."""
+    for arg in args:
+        if isinstance(arg, Tensor):
+            dtype = arg.dtype
+        elif is_device(arg):
+            device = arg
+        else:
+            dtype = arg
+    if device is not None:
+        check_device(device)
+    return dtype
 
 
 def check_device(device: Any) -> None:

@@ -827,11 +827,7 @@ class MaxPool(Function):
             picked = _choice_first(choice, n, c)[:, :, None] == offsets  # (N, C, K, *out)
             cols = grad.reshape(n, c, 1, *out) * picked
             return Fold.apply(cols.reshape(n, c, *window.kernel, *out), window), None
-        g = _planes_last(grad, tuple(out), ..., 0)
-        padded = _planes(window.padded_size, n * c, grad.dtype, zero=True)
-        for k, offset in enumerate(np.ndindex(*window.kernel)):
-            padded[window.seen(offset)] += g * (choice == k)
-        return _planes_first(padded[window.image], n, c), None
+        return _add_back(grad, window, lambda k: choice == k), None
 
 
 class WindowSum(Function):
@@ -860,11 +856,19 @@ class WindowSum(Function):
                 grad.reshape(n, c, *ones, *out), (n, c, *window.kernel, *out)
             )
             return Fold.apply(cols, window), None
-        g = _planes_last(grad, tuple(out), ..., 0)
-        padded = _planes(window.padded_size, n * c, grad.dtype, zero=True)
-        for offset in np.ndindex(*window.kernel):
-            padded[window.seen(offset)] += g
-        return _planes_first(padded[window.image], n, c), None
+        return _add_back(grad, window), None
+
+
+def _add_back(grad: np.ndarray, window: Window, pick: Any = None) -> np.ndarray:
+    """The backward of pooling (NumPy): grad (N, C, *out), one value per window, added back
+    to the pixels each window read, (N, C, *size). With ``pick``, kernel offset k adds only
+    ``grad * pick(k)`` (max pooling: its maximum, where ``pick(k)`` is 1)."""
+    n, c, *out = grad.shape
+    g = _planes_last(grad, tuple(out), ..., 0)
+    padded = _planes(window.padded_size, n * c, grad.dtype, zero=True)
+    for k, offset in enumerate(np.ndindex(*window.kernel)):
+        padded[window.seen(offset)] += g if pick is None else g * pick(k)
+    return _planes_first(padded[window.image], n, c)
 
 
 def _max_indices(choice: np.ndarray, window: Window) -> np.ndarray:

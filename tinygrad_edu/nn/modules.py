@@ -39,7 +39,7 @@ import numpy as np
 from ..autograd import set_scope
 from ..dtypes import to_dtype
 from ..grad_mode import no_grad
-from ..tensor import Tensor, check_device, is_device
+from ..tensor import Tensor, to_arguments
 
 
 class Parameter(Tensor):
@@ -390,16 +390,10 @@ class Module:
     # ---- modes and gradients ---------------------------------------------------------------
 
     def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Module:
-        """``model.to('cpu')``, ``model.to(dtype)`` or ``model.to(device, dtype)``, in place,
-        as in PyTorch: floating parameters and buffers take ``dtype``; the CPU is the only
-        device (another one is an error)."""
-        for arg in args:
-            if is_device(arg):
-                device = arg
-            else:
-                dtype = arg
-        if device is not None:
-            check_device(device)
+        """``model.to('cpu')``, ``model.to(dtype)``, ``model.to(tensor)`` (its dtype) or
+        ``model.to(device, dtype)``, in place, as in PyTorch: floating parameters and buffers
+        take ``dtype``; the CPU is the only device (another one is an error)."""
+        dtype = to_arguments(args, dtype, device)
         if dtype is not None:
             dtype = to_dtype(dtype, "Module.to")
             with no_grad():
