@@ -151,8 +151,7 @@ class Node:
     def needs_input_grad(self) -> tuple[bool, ...]:
         """For each argument of ``forward``: does it need a gradient? A backward may skip the
         work for the ones that do not."""
-        parents = self.parents if _changed_in_graph[0] else self._parents
-        return tuple([isinstance(p, _Tensor) and p._requires_grad for p in parents])
+        return tuple([isinstance(p, _Tensor) and p._requires_grad for p in self.parents])
 
     @property
     def create_graph(self) -> bool:

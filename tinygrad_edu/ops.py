@@ -535,8 +535,7 @@ class NLLLoss(Function):
 
     @staticmethod
     def forward(ctx: Node, log_probs, target, reduction, ignored):
-        rows = np.arange(len(target)) if ignored is None else np.flatnonzero(~ignored)
-        ctx.index = (rows, target if ignored is None else target[rows])
+        ctx.index = _kept_rows(target, ignored)
         ctx.shape, ctx.reduction = log_probs.shape, reduction
         return _negative_log_likelihood(log_probs, *ctx.index, reduction)
 
@@ -554,6 +553,15 @@ class NLLLoss(Function):
         return m.index_add(ctx.shape, ctx.index, per_row), None, None, None
 
 
+def _kept_rows(target: np.ndarray, ignored: np.ndarray | None) -> tuple:
+    """(rows, their targets): the index of the entries a negative log-likelihood picks, every
+    row but those ``ignored`` (a bool mask (N,), or None)."""
+    if ignored is None:
+        return np.arange(len(target)), target
+    rows = np.flatnonzero(~ignored)
+    return rows, target[rows]
+
+
 class CrossEntropy(Function):
     """log_softmax then nll_loss, for class indices, as one node: the loss of every classifier
     here. Its gradient is simply softmax - one_hot (one node instead of two: a W2K step takes
@@ -563,8 +571,7 @@ class CrossEntropy(Function):
     @staticmethod
     def forward(ctx: Node, logits, target, reduction, ignored):
         log_probs = _log_softmax(logits, 1)
-        rows = np.arange(len(target)) if ignored is None else np.flatnonzero(~ignored)
-        ctx.index = (rows, target if ignored is None else target[rows])
+        ctx.index = _kept_rows(target, ignored)
         ctx.reduction, ctx.ignored = reduction, ignored
         ctx.log_probs = log_probs  # kept for an ordinary backward only (freed with it)
         ctx.save_for_backward(logits)

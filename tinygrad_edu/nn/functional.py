@@ -144,6 +144,13 @@ def _erfc_float32(z: np.ndarray) -> np.ndarray:
         return t * np.exp(_horner(large, t) - z * z)
 
 
+def _normal_cdf(x: np.ndarray) -> np.ndarray:
+    """Phi(x) = (1 + erf(x / sqrt(2))) / 2 of every element (`_normal_cdf_float32` in float32)."""
+    if x.dtype in (np.float32, np.float16):
+        return _normal_cdf_float32(x)
+    return 0.5 * (1 + _erf(x * math.sqrt(0.5)))
+
+
 def _normal_cdf_float32(x: np.ndarray) -> np.ndarray:
     """Phi(x) = erfc(-x / sqrt(2)) / 2, the standard normal CDF of a float32 array: with
     h = Phi(-|x|) = erfc(|x| / sqrt(2)) / 2, Phi(x) is h for x < 0 and 1 - h otherwise, so it
@@ -184,10 +191,7 @@ class Gelu(Function):
 
     @staticmethod
     def forward(ctx: Node, x):
-        if x.dtype in (np.float32, np.float16):
-            cdf = _normal_cdf_float32(x)
-        else:
-            cdf = 0.5 * (1 + _erf(x * math.sqrt(0.5)))
+        cdf = _normal_cdf(x)
         ctx.cdf = cdf  # kept for an ordinary backward only (freed with it)
         ctx.save_for_backward(x)
         return x * cdf
