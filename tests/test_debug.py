@@ -1,19 +1,17 @@
 """The debugging tools: trace_backward, gradcheck_graph, detect_anomaly, record_origins."""
 
-import importlib.util
 import shutil
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _demos import load_demo
 
 import tinygrad_edu as tg
 import tinygrad_edu.nn.functional as F
 from tinygrad_edu import autograd, nn
 
-DEMOS = Path(__file__).resolve().parent.parent / "demos"
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is missing")
 
 
@@ -28,18 +26,9 @@ def line_of(marker: str) -> int:
 # ---- the 2-2-1 network of the 001 article, section 3.4 ------------------------------------------
 
 
-def load_backprop_by_hand():
-    if str(DEMOS) not in sys.path:
-        sys.path.insert(0, str(DEMOS))
-    spec = importlib.util.spec_from_file_location("backprop_by_hand", DEMOS / "backprop_by_hand.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def traced_221():
-    demo = load_backprop_by_hand()
+    demo = load_demo("backprop_by_hand")
     t = demo.build_network()
     trace = tg.trace_backward(t["L"])
     values, grads = demo.closed_form()

@@ -6,7 +6,6 @@ installed, by the same code running on PyTorch. The full claim (every seed 0-4 a
 test accuracy) is the slow test.
 """
 
-import importlib.util
 import sys
 import types
 from pathlib import Path
@@ -14,20 +13,10 @@ from pathlib import Path
 import matplotlib.image
 import numpy as np
 import pytest
+from _demos import DEMOS, load_demo
 
-DEMOS = Path(__file__).resolve().parent.parent / "demos"
 SOURCE = DEMOS / "cnn_digits.py"
 IMPORTS = ("import tinygrad_edu", "from tinygrad_edu")
-
-
-def load_demo():
-    # The demo imports its shared helpers (demos/_common.py) as a script run from demos/ does.
-    if str(DEMOS) not in sys.path:
-        sys.path.insert(0, str(DEMOS))
-    spec = importlib.util.spec_from_file_location("cnn_digits", SOURCE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def load_demo_on_pytorch(torch):
@@ -48,16 +37,9 @@ def load_demo_on_pytorch(torch):
     return module
 
 
-def load_flagship():
-    spec = importlib.util.spec_from_file_location("digits", DEMOS / "digits.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def demo():
-    return load_demo()
+    return load_demo("cnn_digits")
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +58,7 @@ def test_the_data_is_the_flagships_split_as_images(demo, data):
     assert X_train.shape == (1437, 1, 8, 8) and X_test.shape == (360, 1, 8, 8)
     assert X_train.dtype == np.float32 and 0 <= X_train.min() and X_train.max() == 1
     # the same test images (and order) as demos/digits.py, whose rows are MinMax-scaled
-    digits = load_flagship()
+    digits = load_demo("digits")
     _, Xt_flagship, _, yt_flagship = digits.load_data()
     np.testing.assert_array_equal(y_test, yt_flagship.argmax(axis=1))
     np.testing.assert_array_equal(X_test.reshape(360, 64) > 0, Xt_flagship > 0)

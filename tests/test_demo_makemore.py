@@ -8,30 +8,21 @@ ladder of dev losses is checked only by ``python -m pytest -m slow`` (minutes).
 
 import math
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _demos import load_demo
 
 import tinygrad_edu as tg
 
-DEMOS = Path(__file__).resolve().parent.parent / "demos"
 MODELS = ["bigram counts", "neural bigram", "MLP", "MLP + BatchNorm", "WaveNet", "Transformer"]
 UNIFORM = math.log(27)
 
 
-def load_demo():
-    if str(DEMOS) not in sys.path:
-        sys.path.insert(0, str(DEMOS))
-    import makemore
-
-    return makemore
-
-
 @pytest.fixture(scope="module")
 def demo():
-    return load_demo()
+    return load_demo("makemore")
 
 
 @pytest.fixture(scope="module")

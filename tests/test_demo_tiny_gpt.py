@@ -2,31 +2,17 @@
 reproducibly, keeps its structural promises (tied weights, causal attention), and, as the same
 code on PyTorch, computes PyTorch's logits, loss, gradients and training steps."""
 
-import importlib.util
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _demos import load_demo
 
-DEMOS = Path(__file__).resolve().parent.parent / "demos"
 LETTERS = set("abcdefghijklmnopqrstuvwxyz")
 
 
-def load_tiny_gpt():
-    # The demo imports its helpers (demos/_common.py, demos/lectures/_pick.py) from demos/.
-    if str(DEMOS) not in sys.path:
-        sys.path.insert(0, str(DEMOS))
-    if "tiny_gpt" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("tiny_gpt", DEMOS / "tiny_gpt.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["tiny_gpt"] = module  # (its dataclasses look their module up there)
-        spec.loader.exec_module(module)
-    return sys.modules["tiny_gpt"]
-
-
-demo = load_tiny_gpt()
+demo = load_demo("tiny_gpt")
 tg = demo.torch
 
 

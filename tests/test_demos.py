@@ -1,26 +1,13 @@
 """Each demo runs as a new user would run it (``--quick``, pictures into a temporary folder),
 and its results hold."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _demos import load_demo
 
 import tinygrad_edu as tg
-
-DEMOS = Path(__file__).resolve().parent.parent / "demos"
-
-
-def load_demo(name: str):
-    # The demos import their shared helpers (demos/_common.py) as a script run from demos/ does.
-    if str(DEMOS) not in sys.path:
-        sys.path.insert(0, str(DEMOS))
-    spec = importlib.util.spec_from_file_location(name, DEMOS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def assert_written(paths):
