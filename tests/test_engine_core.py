@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tinygrad_edu as tg
 from tinygrad_edu import nn
@@ -342,3 +344,48 @@ def test_import_keeps_freed_memory_for_reuse_unless_told_not_to():
         "mmap_threshold": tg.allocator.MMAP_THRESHOLD,
     }
     assert _settings_in_fresh_process(TINYGRAD_EDU_MALLOC="default") == {}
+
+
+# ---- sum_axes: NumPy's sum, as a product with ones where that is faster ---------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    shape=st.lists(st.integers(0, 5), min_size=0, max_size=4),
+    dtype=st.sampled_from([np.float32, np.float64, np.float16, np.int64]),
+    data=st.data(),
+)
+def test_sum_axes_is_numpys_sum(shape, dtype, data):
+    """Same shape, dtype and values as ``ndarray.sum`` for any axes, keepdims, dtype and
+    layout (the product with ones only serves the first or last axes of float32/64)."""
+    from tinygrad_edu.autograd import sum_axes
+
+    x = np.random.default_rng(len(shape)).standard_normal(shape).astype(dtype)
+    if data.draw(st.booleans()) and x.ndim >= 2:
+        x = x.swapaxes(0, 1)  # not contiguous
+    axes = tuple(data.draw(st.sets(st.integers(0, max(x.ndim - 1, 0)), max_size=x.ndim)))
+    if data.draw(st.booleans()):
+        axes = tuple(a - x.ndim for a in axes)  # negative axes
+    keepdims = data.draw(st.booleans())
+    got, expected = sum_axes(x, axes, keepdims), x.sum(axis=axes, keepdims=keepdims)
+    assert np.shape(got) == np.shape(expected)
+    assert np.asarray(got).dtype == np.asarray(expected).dtype
+    tolerance = 1e-2 if dtype == np.float16 else 1e-5
+    np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
+
+
+def test_sum_axes_keeps_nans_and_infinities():
+    from tinygrad_edu.autograd import sum_axes
+
+    x = np.array([[1.0, np.inf], [np.nan, 2.0], [-np.inf, np.inf]], dtype=np.float32)
+    for axes in ((0,), (1,)):
+        with np.errstate(invalid="ignore"):  # inf - inf: NumPy may warn, in either
+            np.testing.assert_array_equal(sum_axes(x, axes), x.sum(axis=axes))
+
+
+def test_sum_axes_leaves_long_rows_to_numpy():
+    """A row longer than _LONGEST_ROW is summed pairwise by NumPy, bit for bit."""
+    from tinygrad_edu.autograd import _LONGEST_ROW, sum_axes
+
+    x = np.random.default_rng(0).standard_normal((3, _LONGEST_ROW + 1)).astype(np.float32)
+    np.testing.assert_array_equal(sum_axes(x, (1,)), x.sum(axis=1))

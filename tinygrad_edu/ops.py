@@ -26,11 +26,12 @@ Conventions that keep each backward short:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from .autograd import Function, Node
+from .autograd import Function, Node, sum_axes
 
 # ---- what a backward calls that has no operator ----------------------------------------------
 
@@ -521,7 +522,7 @@ class LogSoftmax(Function):
     def backward(ctx: Node, grad):
         (out,) = ctx.saved_tensors
         # d out_i / d x_j = delta_ij - softmax_j, and softmax = e^out
-        return grad - math_for(ctx).exp(out) * grad.sum(axis=ctx.axis, keepdims=True), None
+        return grad - math_for(ctx).exp(out) * sum_axes(grad, (ctx.axis,), keepdims=True), None
 
 
 class NLLLoss(Function):
@@ -604,9 +605,9 @@ class Standardize(Function):
 
     @staticmethod
     def forward(ctx: Node, x, axes, eps, stats):
-        mean = x.mean(axis=axes, keepdims=True)
+        mean = _mean(x, axes)
         centred = x - mean
-        var = (centred * centred).mean(axis=axes, keepdims=True)
+        var = _mean(centred * centred, axes)
         if stats is not None:
             stats["mean"], stats["var"] = mean, var
         ctx.axes, ctx.eps = axes, eps
@@ -626,16 +627,23 @@ class Standardize(Function):
             inv_std = ((centred * centred).mean(axis=axes, keepdims=True) + ctx.eps) ** -0.5
         # x_hat depends on x directly and through the mean and the variance, hence two terms
         # besides grad: dL/dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))
-        mean_grad = grad.mean(axis=axes, keepdims=True)
-        mean_grad_x_hat = (grad * x_hat).mean(axis=axes, keepdims=True)
+        mean_grad = _mean(grad, axes)
+        mean_grad_x_hat = _mean(grad * x_hat, axes)
         return inv_std * (grad - mean_grad - x_hat * mean_grad_x_hat), None, None, None
+
+
+def _mean(x: Any, axes: tuple[int, ...]) -> Any:
+    """The mean over ``axes``, kept as length-1 axes; the sum is `sum_axes`' (fast for the
+    last axes, as layer_norm's, and the first, as batch_norm's on (N, C))."""
+    count = math.prod(x.shape[a] for a in axes)
+    return sum_axes(x, axes, keepdims=True) / count
 
 
 def _log_softmax(x: Any, axis: int) -> Any:
     """x - log(sum(exp(x))) along ``axis``, shifted by the max so that exp cannot overflow."""
     shifted = x - _finite_max(x, axis)
     with np.errstate(divide="ignore", invalid="ignore"):  # a row all -inf is NaN, as in PyTorch
-        return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        return shifted - np.log(sum_axes(np.exp(shifted), (axis,), keepdims=True))
 
 
 def _negative_log_likelihood(log_probs: Any, rows: Any, target: Any, reduction: str) -> Any:
@@ -731,7 +739,7 @@ class Linear(Function):
         grad_weight = (
             rows.swapaxes(-1, -2) @ x.reshape((-1, x.shape[-1])) if need_weight else None
         )  # G^T x
-        grad_bias = rows.sum(axis=0) if need_bias else None  # the bias is added to every row
+        grad_bias = sum_axes(rows, (0,)) if need_bias else None  # added to every row
         return grad_x, grad_weight, grad_bias
 
 

@@ -58,7 +58,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..autograd import Function, Node
+from ..autograd import Function, Node, sum_axes
 from ..dtypes import dtype_or_default
 from ..ops import math_for
 from ..tensor import Tensor, matmul, to_tensor
@@ -332,7 +332,9 @@ class Convolution(Function):
             grad_bias = grad.sum(axis=(0, *range(2, grad.ndim))) if need_bias else None
             return grad_x, grad_weight, grad_bias, None, None
         # the bias is added at every position of every image: sum the batch, then the rest
-        grad_bias = grad.sum(axis=0).reshape(grad.shape[1], -1).sum(axis=1) if need_bias else None
+        grad_bias = None
+        if need_bias:
+            grad_bias = sum_axes(sum_axes(grad, (0,)).reshape(grad.shape[1], -1), (1,))
         layout = _layout(window)
         used = math.prod(layout.used)
         g = grad

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..autograd import Function, Node
+from ..autograd import Function, Node, sum_axes
 from ..creation import generator
 from ..functions import pad as pad
 from ..grad_mode import no_grad
@@ -1004,7 +1004,7 @@ class Attention(Function):
             weights = _softmax_rows(scores, ctx.mask, empty_rows_to_zero=True)
         grad_v = weights.swapaxes(-1, -2) @ grad
         grad_weights = grad @ v.swapaxes(-1, -2)
-        grad_scores = weights * (grad_weights - (grad_weights * weights).sum(axis=-1, keepdims=True))
+        grad_scores = weights * (grad_weights - sum_axes(grad_weights * weights, (-1,), True))
         grad_scores = grad_scores * ctx.scale
         return grad_scores @ k, grad_scores.swapaxes(-1, -2) @ q, grad_v, None, None
 
@@ -1019,7 +1019,7 @@ def _attention_weights(q: np.ndarray, k: np.ndarray, mask: Any, scale: float) ->
     highest[~np.isfinite(highest)] = 0  # a row all -inf (or no keys): shift by nothing
     scores -= highest
     weights = np.exp(scores, out=scores)
-    total = weights.sum(axis=-1, keepdims=True)
+    total = sum_axes(weights, (-1,), keepdims=True)
     total[total == 0] = 1  # a row all masked: 0 / 1
     weights /= total
     return weights
