@@ -613,11 +613,11 @@ def sum_axes(x: Any, axes: tuple[int, ...], keepdims: bool = False) -> Any:
 
     A speed trick: BLAS adds up the rows of a (512, 64) array 4-6x faster than NumPy's
     ``sum`` (2.5 against 15 us), and a layer's bias gradient, a broadcast's gradient and the
-    means of a LayerNorm are such sums (a tiny GPT step, W8, takes about 7% less time). The
-    first axes are added row after row, as NumPy adds them; the last axes only up to
-    ``_LONGEST_ROW`` values at a time, so that no long row loses NumPy's pairwise accuracy.
-    Anything else (small arrays, a Tensor under create_graph, other axes, other dtypes, a sum
-    of every element) is ``x.sum``."""
+    means of a LayerNorm are such sums (a tiny GPT step, W8, takes about 7% less time). BLAS
+    adds in its own order, so the last bits may differ from NumPy's; rows of the last axes
+    longer than ``_LONGEST_ROW`` are left to NumPy's pairwise sum, which loses less accuracy
+    on long rows. Anything else (small arrays, a Tensor under create_graph, other axes, other
+    dtypes, a sum of every element) is ``x.sum``."""
     if (
         type(x) is not np.ndarray
         or x.size < _SMALLEST
