@@ -359,3 +359,29 @@ def test_a_generator_receives_sent_values_and_thrown_errors():
     assert gen.throw(KeyError) == ("caught", False)
     gen.close()
     assert tg.is_grad_enabled()
+
+
+def test_log_softmax_and_cross_entropy_of_rows_with_infinities_match_pytorch():
+    """Rows all -inf, or holding NaN or +inf, are NaN (PyTorch: x - inf is NaN at the inf);
+    a -inf among finite logits is a probability of 0. Values and the loss per row, exactly."""
+    torch = pytest.importorskip("torch")
+    import tinygrad_edu.nn.functional as F
+
+    x = np.array(
+        [
+            [0.5, -1.0, 2.0],
+            [-np.inf, -np.inf, -np.inf],
+            [np.nan, 1.0, 2.0],
+            [np.inf, 1.0, 0.0],
+            [-np.inf, 1.0, 0.0],
+        ]
+    )
+    target = np.array([0, 1, 1, 1, 2])
+    np.testing.assert_array_equal(
+        tg.tensor(x).log_softmax(1).data, torch.tensor(x).log_softmax(1).numpy()
+    )
+    ours = F.cross_entropy(tg.tensor(x), tg.tensor(target), reduction="none")
+    theirs = torch.nn.functional.cross_entropy(
+        torch.tensor(x), torch.tensor(target), reduction="none"
+    )
+    np.testing.assert_array_equal(ours.data, theirs.numpy())

@@ -640,16 +640,19 @@ def _mean(x: Any, axes: tuple[int, ...]) -> Any:
 
 
 def _log_softmax(x: Any, axis: int) -> Any:
-    """x - log(sum(exp(x))) along ``axis``, shifted by the max so that exp cannot overflow."""
-    if x.size:
-        highest = x.max(axis=axis, keepdims=True)
-        if np.isfinite(highest).all():  # the usual case, with no errstate to set (a W2K
-            # mini-batch's cross-entropy took 30 us, now 26): every sum of exp is at least 1
-            shifted = x - highest
-            return shifted - np.log(sum_axes(np.exp(shifted), (axis,), keepdims=True))
-    shifted = x - _finite_max(x, axis)
-    with np.errstate(divide="ignore", invalid="ignore"):  # a row all -inf is NaN, as in PyTorch
+    """x - log(sum(exp(x))) along ``axis``, shifted by the max so that exp cannot overflow.
+    As in PyTorch, a row all -inf, or holding NaN or +inf, comes out NaN."""
+    highest = x.max(axis=axis, keepdims=True) if x.size else None
+    if highest is not None and np.isfinite(highest).all():  # the usual case, no errstate to
+        # set (a W2K mini-batch's cross-entropy took 30 us, now 26): each sum of exp is >= 1
+        shifted = x - highest
         return shifted - np.log(sum_axes(np.exp(shifted), (axis,), keepdims=True))
+    shifted = x - _finite_max(x, axis)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = shifted - np.log(sum_axes(np.exp(shifted), (axis,), keepdims=True))
+    if highest is not None:
+        out = np.where(highest == np.inf, np.nan, out)  # PyTorch: x - inf is NaN at the inf
+    return out
 
 
 def _negative_log_likelihood(log_probs: Any, rows: Any, target: Any, reduction: str) -> Any:
