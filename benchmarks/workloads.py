@@ -884,40 +884,47 @@ def all_workloads() -> list[Workload]:
 def curriculum_workloads() -> list[Workload]:
     """W6-W8, the lectures' networks in float32 (``curriculum.py``). Their losses agree to
     within one float32 rounding (about 1e-7 relatively) over the first eight steps; the
-    tolerance, 1e-6, leaves room for a few more roundings, not for a wrong gradient."""
+    tolerance, 1e-6, leaves room for a few more roundings, not for a wrong gradient. Each
+    target: tinygrad_edu at most PyTorch's time."""
+
+    def lecture(
+        name: str, title: str, setup: Callable, contestants: dict, **options: Any
+    ) -> Workload:
+        return Workload(
+            name,
+            title,
+            setup,
+            _available(contestants),
+            targets=[("tinygrad_edu", "pytorch", 1.0)],
+            rtol=1e-6,
+            **options,
+        )
+
     return [
-        Workload(
+        lecture(
             "W6",
             "makemore MLP + BatchNorm: 3x10 -> 200 -> 27, batch 32, SGD step (float32)",
             curriculum.makemore_setup,
-            _available(
-                {
-                    "numpy": curriculum.makemore_numpy,
-                    **curriculum.contestants(curriculum.makemore_library),
-                }
-            ),
+            {
+                "numpy": curriculum.makemore_numpy,
+                **curriculum.contestants(curriculum.makemore_library),
+            },
             repeats=200,
-            targets=[("tinygrad_edu", "pytorch", 1.0)],
-            rtol=1e-6,
         ),
-        Workload(
+        lecture(
             "W7",
             "digits CNN 1-8-16 channels, one Adam epoch of 22 batches of 64 (float32)",
             curriculum.cnn_setup,
-            _available(curriculum.contestants(curriculum.cnn_library)),
+            curriculum.contestants(curriculum.cnn_library),
             repeats=10,
-            targets=[("tinygrad_edu", "pytorch", 1.0)],
             reference="pytorch",
-            rtol=1e-6,
         ),
-        Workload(
+        lecture(
             "W8",
             "tiny GPT: 2 blocks, width 64, 4 heads, context 32, batch 16, AdamW step (float32)",
             curriculum.gpt_setup,
-            _available(curriculum.contestants(curriculum.gpt_library)),
+            curriculum.contestants(curriculum.gpt_library),
             repeats=30,
-            targets=[("tinygrad_edu", "pytorch", 1.0)],
             reference="pytorch",
-            rtol=1e-6,
         ),
     ]

@@ -642,17 +642,16 @@ def _mean(x: Any, axes: tuple[int, ...]) -> Any:
 def _log_softmax(x: Any, axis: int) -> Any:
     """x - log(sum(exp(x))) along ``axis``, shifted by the max so that exp cannot overflow.
     As in PyTorch, a row all -inf, or holding NaN or +inf, comes out NaN."""
-    highest = x.max(axis=axis, keepdims=True) if x.size else None
-    if highest is not None and np.isfinite(highest).all():  # the usual case, no errstate to
-        # set (a W2K mini-batch's cross-entropy took 30 us, now 26): each sum of exp is >= 1
+    highest = _row_max(x, axis)
+    finite = np.isfinite(highest)
+    if x.size and finite.all():  # the usual case, no errstate to set (a W2K mini-batch's
+        # cross-entropy took 30 us, now 26): each sum of exp is at least 1
         shifted = x - highest
         return shifted - np.log(sum_axes(np.exp(shifted), (axis,), keepdims=True))
-    shifted = x - _finite_max(x, axis)
+    shifted = x - np.where(finite, highest, 0)  # (as `_finite_max`: never inf - inf)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = shifted - np.log(sum_axes(np.exp(shifted), (axis,), keepdims=True))
-    if highest is not None:
-        out = np.where(highest == np.inf, np.nan, out)  # PyTorch: x - inf is NaN at the inf
-    return out
+    return np.where(highest == np.inf, np.nan, out)  # PyTorch: x - inf is NaN at the inf
 
 
 def _negative_log_likelihood(log_probs: Any, rows: Any, target: Any, reduction: str) -> Any:
@@ -672,12 +671,17 @@ def _negative_log_likelihood(log_probs: Any, rows: Any, target: Any, reduction: 
     return total / len(losses) if len(losses) else total * np.nan  # 0 / 0 without a warning
 
 
+def _row_max(x: Any, axis: Any) -> Any:
+    """The max along ``axis`` (kept as a length-1 axis); 0 where there are no elements."""
+    if np.size(x) == 0:  # no elements to take a max of: shift by nothing
+        return np.zeros_like(np.sum(x, axis=axis, keepdims=True))
+    return x.max(axis=axis, keepdims=True)
+
+
 def _finite_max(x: Any, axis: Any) -> Any:
     """The max along ``axis`` (kept as a length-1 axis), with infinities replaced by 0 so that
     x - max never computes inf - inf."""
-    if np.size(x) == 0:  # no elements to take a max of: shift by nothing
-        return np.zeros_like(np.sum(x, axis=axis, keepdims=True))
-    m = x.max(axis=axis, keepdims=True)
+    m = _row_max(x, axis)
     return np.where(np.isfinite(m), m, 0)
 
 

@@ -130,8 +130,7 @@ def _erf_float32(x: np.ndarray) -> np.ndarray:
     z_inside = np.minimum(z, 1)  # (past 1 the value is not used, only kept finite)
     inside = _horner(small, z_inside * z_inside) * z_inside
     outside = 1 - _erfc_float32(z)
-    near = (z < 1).astype(np.float32)  # 1 where |x| < 1; blended, since np.where is slow
-    return np.copysign(outside + near * (inside - outside), x).astype(x.dtype, copy=False)
+    return np.copysign(_select(z < 1, inside, outside), x).astype(x.dtype, copy=False)
 
 
 def _erfc_float32(z: np.ndarray) -> np.ndarray:
@@ -157,8 +156,14 @@ def _normal_cdf_float32(x: np.ndarray) -> np.ndarray:
     is accurate relative to its value even far into the lower tail (where 1 + erf cancels)."""
     h = _erfc_float32(np.abs(x, dtype=np.float32) * np.float32(math.sqrt(0.5)))
     h *= 0.5
-    below = (x < 0).astype(np.float32)  # 1 for x < 0, blended since np.where is slow
-    return (below * h + (1 - below) * (1 - h)).astype(x.dtype, copy=False)
+    return _select(x < 0, h, 1 - h).astype(x.dtype, copy=False)
+
+
+def _select(mask: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a where ``mask``, else b (float32), as arithmetic: mask * a + (1 - mask) * b, exact for
+    finite a and b. np.where is much slower on a mask that changes at random."""
+    chosen = mask.astype(np.float32)
+    return chosen * a + (1 - chosen) * b
 
 
 def _horner(coefficients: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -734,6 +739,13 @@ def _check_ignore_index(loss: str, ignore_index: Any) -> None:
         )
 
 
+def _class_loss_input(loss: str, input: Any, reduction: str, ignore_index: Any) -> Tensor:
+    """The input of a loss on class indices as a Tensor, its reduction and ignore_index checked."""
+    _check_reduction(loss, reduction)
+    _check_ignore_index(loss, ignore_index)
+    return to_tensor(input)
+
+
 def _check_logits(loss: str, input: Tensor) -> None:
     if input.ndim != 2:
         raise ValueError(
@@ -778,9 +790,7 @@ def nll_loss(
     is sum(w_y * l) / sum(w_y). Rows whose target is ``ignore_index`` are left out: their
     loss is 0 (``reduction="none"``), the mean is over the other rows (NaN if there are
     none, as in PyTorch) and their gradient is 0."""
-    _check_reduction("nll_loss", reduction)
-    _check_ignore_index("nll_loss", ignore_index)
-    input = to_tensor(input)
+    input = _class_loss_input("nll_loss", input, reduction, ignore_index)
     if input.ndim == 1:
         return _one_sample(nll_loss, input, target, weight, reduction, ignore_index)
     _check_logits("nll_loss", input)
@@ -793,28 +803,23 @@ def _nll_loss(input: Tensor, target: Any, weight: Any, reduction: str, ignore_in
     indices, ignored = _class_indices("nll_loss", input, target, ignore_index)
     if weight is None:
         return ops.NLLLoss.apply(input, indices, reduction, ignored)
-    weight = _class_weight("nll_loss", weight, input)
-    if ignored is None:
-        loss = -input[np.arange(input.shape[0]), indices]
-        w = weight[indices]
-        loss = loss * w
-        return loss.sum() / w.sum() if reduction == "mean" else _reduce(loss, reduction)
-    return _weighted_nll_ignoring(input, indices, ignored, weight, reduction)
+    return _weighted_nll(input, indices, ignored, _class_weight("nll_loss", weight, input), reduction)
 
 
-def _weighted_nll_ignoring(
-    input: Tensor, indices: np.ndarray, ignored: np.ndarray, weight: Tensor, reduction: str
+def _weighted_nll(
+    input: Tensor, indices: np.ndarray, ignored: Any, weight: Tensor, reduction: str
 ) -> Tensor:
-    """The weighted nll_loss with the rows ``ignored`` (bool (N,)) left out: 0 for them with
-    ``"none"``; otherwise only the other rows are read, and the mean divides by the sum of
-    their weights (NaN if no row is left, as in PyTorch, with a gradient of 0)."""
+    """The weighted nll_loss, -weight[y] * input[i, y] per row, the mean divided by the sum of
+    the rows' weights. Rows ``ignored`` (None or bool (N,)) are left out: 0 for them with
+    ``"none"``; otherwise only the other rows are read, and the mean is NaN if none is left
+    (as in PyTorch, with a gradient of 0)."""
     if reduction == "none":
-        classes = np.where(ignored, 0, indices)  # any class: the row's loss is replaced by 0
-        loss = -input[np.arange(input.shape[0]), classes] * weight[classes]
-        return where(ignored, 0.0, loss)  # the gradient of those rows is 0 too
-    rows = np.flatnonzero(~ignored)
-    w = weight[indices[rows]]
-    total = (-input[rows, indices[rows]] * w).sum()
+        classes = indices if ignored is None else np.where(ignored, 0, indices)  # (any class:
+        loss = -input[np.arange(input.shape[0]), classes] * weight[classes]  # replaced by 0)
+        return loss if ignored is None else where(ignored, 0.0, loss)
+    rows, classes = ops._kept_rows(indices, ignored)
+    w = weight[classes]
+    total = (-input[rows, classes] * w).sum()
     if reduction == "sum":
         return total
     return total / w.sum() if len(rows) else total * np.nan
@@ -834,9 +839,7 @@ def cross_entropy(
     logits. With class weights w: indices take a weighted mean, probabilities a mean over N.
     Class indices equal to ``ignore_index`` are left out, as in `nll_loss` (nanoGPT pads its
     targets with -1 and passes ``ignore_index=-1``); it does not apply to probabilities."""
-    _check_reduction("cross_entropy", reduction)
-    _check_ignore_index("cross_entropy", ignore_index)
-    input = to_tensor(input)
+    input = _class_loss_input("cross_entropy", input, reduction, ignore_index)
     if input.ndim == 1:
         return _one_sample(cross_entropy, input, target, weight, reduction, ignore_index)
     _check_logits("cross_entropy", input)
@@ -1015,9 +1018,7 @@ def _attention_weights(q: np.ndarray, k: np.ndarray, mask: Any, scale: float) ->
     scores = (q * scale) @ k.swapaxes(-1, -2)  # (scaling q: half the values of the scores)
     if mask is not None:  # (checked to broadcast to the scores' shape)
         np.copyto(scores, -np.inf, where=~mask)  # in place: 2.5x faster than np.where
-    highest = scores.max(axis=-1, keepdims=True, initial=-np.inf)
-    highest[~np.isfinite(highest)] = 0  # a row all -inf (or no keys): shift by nothing
-    scores -= highest
+    scores -= ops._finite_max(scores, -1)  # a row all -inf (or no keys): shift by nothing
     weights = np.exp(scores, out=scores)
     total = sum_axes(weights, (-1,), keepdims=True)
     total[total == 0] = 1  # a row all masked: 0 / 1
