@@ -33,6 +33,7 @@ checkpoint handed to the processes.
 from __future__ import annotations
 
 import datetime
+import gc
 import importlib
 import os
 import socket
@@ -188,6 +189,13 @@ def _ddp_worker(rank: int, port: int, checkpoint: Path, data: Path, steps: range
             after = loss_torch(model, X, y)
             state = {"losses": losses, "before": before, "after": after}
             torch.save({**state, "model": model.state_dict()}, result)
+        # Take the group down in step, while this process is fully alive: both processes wait
+        # here for each other, then free the wrapper that holds the group. Left to the end of
+        # the interpreter (the wrapper sits in reference cycles), gloo's threads were torn down
+        # there and aborted the process, now and then.
+        dist.barrier()
+        del ddp_model, optimizer
+        gc.collect()
     finally:
         dist.destroy_process_group()
 
