@@ -1,5 +1,7 @@
 """tg.optim: closed-form single steps, errors, state_dict checkpoints."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -541,3 +543,143 @@ def test_invalid_load_state_dict_changes_nothing(message, bad):
 def test_repr_lists_the_options():
     text = repr(optim.RMSprop([param(P0)], lr=0.5, centered=True))
     assert text.startswith("RMSprop (") and "lr: 0.5" in text and "centered: True" in text
+
+
+# ---- Adam's flat state: one NumPy call per line of the rule for a whole group ------------------
+
+FLAT_CASES = [
+    (optim.Adam, {"lr": 0.05}),
+    (optim.Adam, {"lr": 0.05, "weight_decay": 0.1, "betas": (0.8, 0.99)}),
+    (optim.AdamW, {"lr": 0.05, "weight_decay": 0.2, "eps": 1e-6}),
+]
+
+
+def flat_loss(w, b, s, k):
+    return ((w.tanh() + b) * s).sum() ** 2 * 0.01 + (k * k * w[:2, :3].reshape(2, 1, 3)).sum()
+
+
+def flat_problem(dtype=np.float64):
+    """Parameters of several shapes (a 0-d one among them) and a loss that gives each a
+    different gradient at every step."""
+    rng = np.random.default_rng(5)
+    shapes = [(3, 4), (4,), (), (2, 1, 3)]
+    params = [tg.Tensor(rng.normal(size=s).astype(dtype), requires_grad=True) for s in shapes]
+    return params, functools.partial(flat_loss, *params)
+
+
+def trajectory(optimizer, params, loss, steps=6, skip=None):
+    """Parameters and states after each step; ``skip`` (step -> parameter index) leaves one
+    parameter without a gradient at that step."""
+    seen = []
+    for step in range(steps):
+        optimizer.zero_grad()
+        loss().backward()
+        if skip is not None and step in skip:
+            params[skip[step]].grad = None
+        optimizer.step()
+        states = [{k: np.array(v) for k, v in optimizer.state.get(p, {}).items()} for p in params]
+        seen.append(([np.array(p.data) for p in params], states))
+    return seen
+
+
+def assert_identical(a, b):
+    """Bit for bit: the parameters, the step counts and the running means."""
+    for (params_a, states_a), (params_b, states_b) in zip(a, b, strict=True):
+        for pa, pb in zip(params_a, params_b):
+            np.testing.assert_array_equal(pa, pb)
+        for sa, sb in zip(states_a, states_b):
+            assert sa.keys() == sb.keys()
+            for key in sa:
+                np.testing.assert_array_equal(sa[key], sb[key])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cls, options", FLAT_CASES)
+def test_adam_on_a_whole_group_equals_adam_parameter_by_parameter(cls, options, dtype):
+    """One group of four parameters takes the flat path; four groups of one go parameter by
+    parameter. Both give the same bits, steps and states."""
+    params, loss = flat_problem(dtype)
+    flat = trajectory(cls(params, **options), params, loss)
+    assert len(next(iter(cls(params, **options).param_groups))["params"]) == 4
+    params, loss = flat_problem(dtype)
+    one_by_one = trajectory(cls([{"params": [p]} for p in params], **options), params, loss)
+    assert_identical(flat, one_by_one)
+    assert flat[-1][0][0].dtype == dtype
+    assert not np.array_equal(flat[-1][0][0], flat_problem(dtype)[0][0].data)  # they moved
+
+
+def test_flat_adam_state_is_a_view_per_parameter_and_state_dict_copies_it():
+    params, loss = flat_problem()
+    opt = optim.Adam(params, lr=0.05)
+    trajectory(opt, params, loss, steps=2)
+    state = opt.state[params[0]]
+    assert state["exp_avg"].shape == params[0].shape and state["step"] == 2
+    saved = opt.state_dict()
+    before = saved["state"][0]["exp_avg"].copy()
+    trajectory(opt, params, loss, steps=1)
+    np.testing.assert_array_equal(saved["state"][0]["exp_avg"], before)  # a snapshot
+    assert not np.array_equal(opt.state[params[0]]["exp_avg"], before)  # the live state moved
+    # a change made in place to a parameter's state is the one the next step uses
+    opt.state[params[1]]["exp_avg"][...] = 0
+    opt.state[params[1]]["exp_avg_sq"][...] = 0
+    steps_before = opt.state[params[1]]["step"]
+    trajectory(opt, params, loss, steps=1)
+    g = params[1].grad.data
+    np.testing.assert_allclose(opt.state[params[1]]["exp_avg"], 0.1 * g, rtol=1e-12)
+    assert opt.state[params[1]]["step"] == steps_before + 1
+
+
+@pytest.mark.parametrize("cls, options", FLAT_CASES)
+def test_flat_adam_resumes_from_a_state_dict_and_from_a_deep_copy(cls, options):
+    """Stopping after three steps and going on from a state_dict (loaded into a new
+    optimizer) or from a deep copy of the optimizer gives the bits of an unbroken run."""
+    import copy
+
+    params, loss = flat_problem()
+    unbroken = trajectory(cls(params, **options), params, loss, steps=6)
+
+    params, loss = flat_problem()
+    opt = cls(params, **options)
+    first = trajectory(opt, params, loss, steps=3)
+    fresh = cls(params, **options)
+    fresh.load_state_dict(opt.state_dict())
+    assert_identical(unbroken, first + trajectory(fresh, params, loss, steps=3))
+
+    params, loss = flat_problem()
+    opt = cls(params, **options)
+    first = trajectory(opt, params, loss, steps=3)
+    copied = copy.deepcopy(opt)  # (its parameters are copies too: step the copy on its own)
+    copied_params = copied.param_groups[0]["params"]
+    copied_loss = functools.partial(flat_loss, *copied_params)
+    rest = trajectory(copied, copied_params, copied_loss, steps=3)
+    assert_identical(unbroken, first + rest)
+    assert opt.state[params[0]]["step"] == 3  # the original is untouched by the copy's steps
+
+
+def test_flat_adam_with_a_parameter_left_without_gradient_now_and_then():
+    """A parameter without gradient at a step is skipped (its step count falls behind): the
+    steps that follow still equal Adam parameter by parameter."""
+    skip = {1: 2, 3: 0}
+    params, loss = flat_problem()
+    flat = trajectory(optim.Adam(params, lr=0.05), params, loss, skip=skip)
+    params, loss = flat_problem()
+    one_by_one = optim.Adam([{"params": [p]} for p in params], lr=0.05)
+    assert_identical(flat, trajectory(one_by_one, params, loss, skip=skip))
+    assert [s["step"] for s in flat[-1][1]] == [5, 6, 5, 6]
+
+
+def test_flat_adam_after_loading_an_empty_state_starts_afresh():
+    """Loading the state_dict of an optimizer that never stepped empties the state: the next
+    steps are those of a new optimizer."""
+    params, loss = flat_problem()
+    opt = optim.AdamW(params, lr=0.05)
+    trajectory(opt, params, loss, steps=2)
+    opt.load_state_dict(optim.AdamW(params, lr=0.05).state_dict())
+    assert opt.state == {}
+    start = [np.array(p.data) for p in params]
+    resumed = trajectory(opt, params, loss, steps=3)
+
+    params, loss = flat_problem()
+    for p, values in zip(params, start):
+        p.data = values
+    assert_identical(resumed, trajectory(optim.AdamW(params, lr=0.05), params, loss, steps=3))
