@@ -168,16 +168,29 @@ def test_the_normal_cdf_in_float32_is_accurate_into_the_lower_tail():
     """GELU's Phi in float32: within 12 ulp (7e-7 relatively) where |x| <= 2, and 5e-5
     relatively out to x = -12, where 1 + erf(x / sqrt(2)) would have cancelled to 0 (the
     rounding of x^2 / 2 in float32 grows there by exp); exactly 1/2 at 0, 0 and 1 at the
-    infinities."""
-    x = np.linspace(-12, 12, 48001).astype(np.float32)
-    exact = np.array([0.5 * math.erfc(-v / math.sqrt(2)) for v in x.astype(np.float64)])
-    got = F._normal_cdf_float32(x).astype(np.float64)
+    infinities. exp(-x^2 / 2), computed beside it, within 4 ulp of the exact value where
+    |x| <= 2 (that rounding again) and 1e-5 relatively out to |x| = 12."""
+    x = np.concatenate([np.linspace(-12, 12, 48001), np.linspace(-2, 2, 100001)])
+    x = x.astype(np.float32)
+    wide = x.astype(np.float64)
+    exact = np.array([0.5 * math.erfc(-v / math.sqrt(2)) for v in wide])
+    got, gauss = (a.astype(np.float64) for a in F._normal_cdf_float32(x))
     near = np.abs(x) <= 2
     units = np.abs(got - exact) / np.spacing(exact.astype(np.float32))
-    assert units[near].max() <= 12  # (8.2 measured)
-    assert (np.abs(got - exact) / exact).max() <= 5e-5  # (1.7e-5 measured)
-    ends = F._normal_cdf_float32(np.array([0.0, -0.0, np.inf, -np.inf, np.nan], np.float32))
-    np.testing.assert_array_equal(ends, [0.5, 0.5, 1, 0, np.nan])
+    assert units[near].max() <= 12  # (7.1 measured)
+    assert (np.abs(got - exact) / exact).max() <= 5e-5  # (4.4e-6 measured)
+    exact_gauss = np.exp(-0.5 * wide * wide)
+    gauss_units = np.abs(gauss - exact_gauss) / np.spacing(exact_gauss.astype(np.float32))
+    assert gauss_units[near].max() <= 4
+    assert (np.abs(gauss - exact_gauss) / exact_gauss).max() <= 1e-5
+    cdf_ends, gauss_ends = F._normal_cdf_float32(
+        np.array([0.0, -0.0, np.inf, -np.inf, np.nan], np.float32)
+    )
+    np.testing.assert_array_equal(cdf_ends, [0.5, 0.5, 1, 0, np.nan])
+    np.testing.assert_array_equal(gauss_ends, [1, 1, 0, 0, np.nan])
+    cdf_0d, gauss_0d = F._normal_cdf_float32(np.float32(-1.5))  # a 0-d value (a NumPy scalar)
+    assert cdf_0d.shape == gauss_0d.shape == () and cdf_0d.dtype == np.float32
+    assert float(cdf_0d) == pytest.approx(0.5 * math.erfc(1.5 / math.sqrt(2)), rel=1e-6)
 
 
 def test_gelu_in_float32_matches_pytorch():
