@@ -208,6 +208,35 @@ def test_graph_releases_saved_arrays_after_backward():
     assert links_after == links_before and links_after[1] == [id(h), id(x)]
 
 
+def test_what_forward_kept_on_ctx_goes_with_the_graph():
+    """Attributes a forward set on ctx (an array it kept for backward) stay for a backward
+    with retain_graph and go after the last; a node that set none can still take one."""
+
+    class Scale(tg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.factor = np.full(x.shape, 3.0)
+            return x * ctx.factor
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * ctx.factor
+
+    x = Tensor(np.ones(5), requires_grad=True)
+    out = Scale.apply(x).sum()
+    node = out.grad_fn.parents[0].grad_fn
+    kept = weakref.ref(node.factor)
+    out.backward(retain_graph=True)
+    assert node.factor is kept() and not node.released
+    out.backward()
+    np.testing.assert_array_equal(x.grad.data, np.full(5, 6.0))
+    assert node.released and not hasattr(node, "factor") and node.__dict__ == {}
+    gc.collect()
+    assert kept() is None  # the array itself is freed
+    node.note = "added after release"  # a node's attributes still work as before
+    assert node.__dict__ == {"note": "added after release"}
+
+
 def test_leaf_root_and_tensor_gradient():
     x = Tensor([1.0, 2.0], requires_grad=True)
     x.backward(Tensor([3.0, 4.0]))
