@@ -232,7 +232,8 @@ class Node:
         ``freed``, one per tensor)."""
         self._saved, self._saved_count = (), None
         # Forget what forward kept on ctx. Deleting the __dict__ (rather than clearing it)
-        # makes no empty one for a node that has none: W5's backward takes 10% less time.
+        # makes no empty one for a node that has none: W5's backward, with the freeing of its
+        # graph, takes about 5% less time.
         del self.__dict__
         self.released = True
         parents = self.parents if _changed_in_graph[0] else self._parents
