@@ -683,3 +683,23 @@ def test_flat_adam_after_loading_an_empty_state_starts_afresh():
     for p, values in zip(params, start):
         p.data = values
     assert_identical(resumed, trajectory(optim.AdamW(params, lr=0.05), params, loss, steps=3))
+
+
+def test_a_subclass_with_its_own_update_rule_is_followed_for_every_parameter():
+    """The flat path is Adam's own rule: a subclass that overrides ``_update`` gets it called
+    for each parameter, as the Optimizer protocol says."""
+
+    class SignAdam(optim.Adam):
+        def _update(self, p, g, group, state):
+            state["step"] = state.get("step", 0) + 1
+            p.data -= group["lr"] * np.sign(g)
+
+    params, loss = flat_problem()
+    start = [np.array(p.data) for p in params]
+    opt = SignAdam(params, lr=0.1)
+    loss().backward()
+    grads = [np.array(p.grad.data) for p in params]
+    opt.step()
+    for p, before, g in zip(params, start, grads):
+        np.testing.assert_array_equal(p.data, before - 0.1 * np.sign(g))
+        assert opt.state[p] == {"step": 1}

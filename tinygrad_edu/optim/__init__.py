@@ -467,8 +467,9 @@ class Adam(Optimizer):
 
     def _update_group(self, group: dict, pairs: list) -> None:
         """Adam's rule on a whole group at once when it can be (`_FlatAdam`): one NumPy call
-        per step of the rule for all the parameters, instead of one per parameter."""
-        flat = _FlatAdam.of(self, group, pairs)
+        per step of the rule for all the parameters, instead of one per parameter. (Not for a
+        subclass with its own ``_update``: that rule is the one to follow.)"""
+        flat = _FlatAdam.of(self, group, pairs) if type(self)._update is Adam._update else None
         if flat is None:
             super()._update_group(group, pairs)
         else:
