@@ -45,6 +45,8 @@ class Optimizer:
     A subclass defines ``_check_options(group)`` and ``_update(p, g, group, state)``, which
     changes ``p.data`` in place given the gradient array ``g``, and lists in ``_state_names``
     the entries its per-parameter state may hold (the first ``_required`` of them always).
+    It may also update a whole group at once in ``_update_group(group, pairs)``, given the
+    (parameter, gradient) pairs of the group's parameters that have a gradient, as Adam does.
     """
 
     _state_names: tuple[str, ...] = ()
