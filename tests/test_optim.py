@@ -4,6 +4,8 @@ import functools
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tinygrad_edu as tg
 from tinygrad_edu import optim
@@ -703,3 +705,34 @@ def test_a_subclass_with_its_own_update_rule_is_followed_for_every_parameter():
     for p, before, g in zip(params, start, grads):
         np.testing.assert_array_equal(p.data, before - 0.1 * np.sign(g))
         assert opt.state[p] == {"step": 1}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shapes=st.lists(
+        st.lists(st.integers(1, 4), min_size=0, max_size=3).map(tuple), min_size=2, max_size=5
+    ),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    case=st.sampled_from(FLAT_CASES),
+    seed=st.integers(0, 2**16),
+)
+def test_flat_adam_equals_adam_parameter_by_parameter_for_any_shapes(shapes, dtype, case, seed):
+    """Any mix of shapes (0-d included), either dtype, each option set: three steps on a whole
+    group give the bits of the same steps taken one parameter at a time."""
+    cls, options = case
+    rng = np.random.default_rng(seed)
+    start = [rng.normal(size=s).astype(dtype) for s in shapes]
+    grads = [[rng.normal(size=s).astype(dtype) for s in shapes] for _ in range(3)]
+    results = []
+    for spec in ("group", "one by one"):
+        params = [tg.Tensor(a.copy(), requires_grad=True) for a in start]
+        groups = params if spec == "group" else [{"params": [p]} for p in params]
+        opt = cls(groups, **options)
+        for step_grads in grads:
+            for p, g in zip(params, step_grads):
+                p.grad = tg.Tensor(g)
+            opt.step()
+        results.append([np.array(p.data) for p in params])
+    for flat, one in zip(*results):
+        assert flat.dtype == dtype
+        np.testing.assert_array_equal(flat, one)
