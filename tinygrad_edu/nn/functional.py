@@ -179,7 +179,8 @@ def _normal_cdf_float32(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     tail *= 0.5
     cdf += tail
     shape = np.shape(x)
-    return cdf.reshape(shape).astype(x.dtype, copy=False), gauss.reshape(shape).astype(x.dtype)
+    cdf, gauss = cdf.reshape(shape), gauss.reshape(shape)
+    return cdf.astype(x.dtype, copy=False), gauss.astype(x.dtype, copy=False)
 
 
 def _select(mask: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
