@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import Function, Node, sum_axes
+from .autograd import _BLAS_FLOATS, Function, Node, sum_axes
 
 # ---- what a backward calls that has no operator ----------------------------------------------
 
@@ -640,8 +640,12 @@ def _mean(x: Any, axes: tuple[int, ...]) -> Any:
 
 
 def _log_softmax(x: Any, axis: int) -> Any:
-    """x - log(sum(exp(x))) along ``axis``, shifted by the max so that exp cannot overflow.
-    As in PyTorch, a row all -inf, or holding NaN or +inf, comes out NaN."""
+    """x - log(sum(exp(x))) along ``axis``, shifted by the max so that exp cannot overflow
+    (unless `_exp_unshifted` finds the shift is not needed). As in PyTorch, a row all -inf,
+    or holding NaN or +inf, comes out NaN."""
+    unshifted = _exp_unshifted(x, axis)
+    if unshifted is not None:
+        return x - np.log(unshifted[1])
     highest = _row_max(x, axis)
     finite = np.isfinite(highest)
     if x.size and finite.all():  # the usual case, no errstate to set (a W2K mini-batch's
@@ -669,6 +673,32 @@ def _negative_log_likelihood(log_probs: Any, rows: Any, target: Any, reduction: 
     if reduction == "sum":
         return total
     return total / len(losses) if len(losses) else total * np.nan  # 0 / 0 without a warning
+
+
+_EXP_SAFE = 60.0  # exp(60) = 1.1e26: no sum of fewer than 10^12 such terms overflows float32
+_SMALLEST_SUM = 1e-30  # a sum of exp at least this large lost nothing to underflow
+
+
+def _exp_unshifted(x: Any, axis: int) -> tuple[Any, Any] | None:
+    """exp(x) and its sums along ``axis`` (kept as a length-1 axis), or None when x must be
+    shifted by its max along ``axis`` first.
+
+    Softmax does not change when a row is shifted: the usual shift by the row's max only
+    keeps exp from overflowing and a row's sum from underflowing. When no element exceeds 60
+    nothing overflows, and when every row's sum is at least 1e-30 nothing that matters
+    underflowed: the results are then as accurate as with the shift. A speed trick: the max
+    of short rows is a slow reduction in NumPy (108 us of the 388 us of the attention forward
+    in W8, rows of 32), the max of every element a fast one (5 us); a W8 step takes about 3%
+    less time. NaN, +inf, a row all -inf and other dtypes take the shift (None)."""
+    if type(x) is not np.ndarray or x.dtype not in _BLAS_FLOATS or x.size == 0:
+        return None
+    if not x.max() <= _EXP_SAFE:  # (False for NaN)
+        return None
+    exps = np.exp(x)
+    sums = sum_axes(exps, (axis,), keepdims=True)
+    if not sums.min() >= _SMALLEST_SUM:
+        return None
+    return exps, sums
 
 
 def _row_max(x: Any, axis: Any) -> Any:

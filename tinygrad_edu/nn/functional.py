@@ -1060,10 +1060,14 @@ def _attention_weights(q: np.ndarray, k: np.ndarray, mask: Any, scale: float) ->
     scores = (q * scale) @ k.swapaxes(-1, -2)  # (scaling q: half the values of the scores)
     if mask is not None:  # (checked to broadcast to the scores' shape)
         np.copyto(scores, -np.inf, where=~mask)  # in place: 2.5x faster than np.where
-    scores -= ops._finite_max(scores, -1)  # a row all -inf (or no keys): shift by nothing
-    weights = np.exp(scores, out=scores)
-    total = sum_axes(weights, (-1,), keepdims=True)
-    total[total == 0] = 1  # a row all masked: 0 / 1
+    unshifted = ops._exp_unshifted(scores, -1)  # (no shift by the rows' max where none is needed)
+    if unshifted is not None:
+        weights, total = unshifted
+    else:
+        scores -= ops._finite_max(scores, -1)  # a row all -inf (or no keys): shift by nothing
+        weights = np.exp(scores, out=scores)
+        total = sum_axes(weights, (-1,), keepdims=True)
+        total[total == 0] = 1  # a row all masked: 0 / 1
     weights /= total
     return weights
 
