@@ -592,29 +592,70 @@ def test_fused_linear_keeps_float32_and_checks_shapes():
         F.linear(x, w, tg.zeros(4))
 
 
-@pytest.mark.parametrize("shape, axes", [((6, 4), (0,)), ((3, 4, 5), (0, 2)), ((2, 3, 5), (2,))])
-def test_standardize_equals_its_composition(shape, axes):
-    """batch_norm's and layer_norm's one node against the seven it stands for."""
+@pytest.mark.parametrize("affine", ["none", "weight", "bias", "both"])
+@pytest.mark.parametrize(
+    "shape, axes, affine_shape",
+    [((6, 4), (0,), (4,)), ((3, 4, 5), (0, 2), (4, 1)), ((2, 3, 5), (2,), (5,))],
+)
+def test_standardize_equals_its_composition(shape, axes, affine_shape, affine):
+    """batch_norm's and layer_norm's one node against the nine it stands for: values, the
+    gradients of x, weight and bias, the batch statistics, and finite differences (first and
+    second derivatives)."""
     rng = np.random.default_rng(6)
     data = rng.standard_normal(shape) * 3 + 1
     upstream = rng.standard_normal(shape)
+    values = {"weight": rng.standard_normal(affine_shape), "bias": rng.standard_normal(affine_shape)}
+    given = {name: v for name, v in values.items() if affine in (name, "both")}
     fused_x, composed_x = leaf(data), leaf(data)
+    fused_p = {name: leaf(v) for name, v in given.items()}
+    composed_p = {name: leaf(v) for name, v in given.items()}
     stats = {}
-    fused = ops.Standardize.apply(fused_x, axes, 1e-5, stats)
+    fused = ops.Standardize.apply(
+        fused_x, axes, 1e-5, stats, fused_p.get("weight"), fused_p.get("bias")
+    )
     assert fused.grad_fn.name == "Standardize"
     mean = composed_x.mean(dim=axes, keepdim=True)
     centred = composed_x - mean
     var = (centred * centred).mean(dim=axes, keepdim=True)
     composed = centred / (var + 1e-5).sqrt()
+    if "weight" in given:
+        composed = composed * composed_p["weight"]
+    if "bias" in given:
+        composed = composed + composed_p["bias"]
     fused.backward(upstream)
     composed.backward(upstream)
     np.testing.assert_allclose(fused.data, composed.data, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(fused_x.grad.data, composed_x.grad.data, rtol=1e-10, atol=1e-12)
+    for name in given:
+        assert fused_p[name].grad.shape == affine_shape
+        np.testing.assert_allclose(
+            fused_p[name].grad.data, composed_p[name].grad.data, rtol=1e-10, atol=1e-12
+        )
     np.testing.assert_allclose(stats["mean"], mean.data, rtol=1e-13)
     np.testing.assert_allclose(stats["var"], var.data, rtol=1e-13)
-    x = leaf(data)
-    assert tg.gradcheck(lambda a: ops.Standardize.apply(a, axes, 1e-5, None), [x])
-    assert tg.gradgradcheck(lambda a: ops.Standardize.apply(a, axes, 1e-5, None), [x])
+    names = list(given)
+
+    def standardize(a, *params):
+        p = dict(zip(names, params))
+        return ops.Standardize.apply(a, axes, 1e-5, None, p.get("weight"), p.get("bias"))
+
+    inputs = [leaf(data), *(leaf(v) for v in given.values())]
+    assert tg.gradcheck(standardize, inputs)
+    assert tg.gradgradcheck(standardize, inputs)
+
+
+def test_standardize_output_changed_in_place_leaves_its_gradient_right():
+    """Without weight and bias the output is a copy of what backward keeps: changing it in
+    place (under no_grad) cannot change the gradient."""
+    rng = np.random.default_rng(7)
+    data, upstream = rng.standard_normal((5, 4)), rng.standard_normal((5, 4))
+    x, reference_x = leaf(data), leaf(data)
+    y = ops.Standardize.apply(x, (1,), 1e-5, None, None, None)
+    with tg.no_grad():
+        y.data[...] = 7.0
+    y.backward(upstream)
+    ops.Standardize.apply(reference_x, (1,), 1e-5, None, None, None).backward(upstream)
+    np.testing.assert_array_equal(x.grad.data, reference_x.grad.data)
 
 
 def _composed_log_softmax(x, axis):

@@ -387,7 +387,18 @@ def layer_norm(
                 f"{normalized}"
             )
     axes = tuple(range(x.ndim - len(normalized), x.ndim))
-    y = ops.Standardize.apply(x, axes, eps, None)
+    return _standardize(x, axes, eps, None, weight, bias)
+
+
+def _standardize(
+    x: Tensor, axes: tuple, eps: float, stats: dict | None, weight: Any, bias: Any
+) -> Tensor:
+    """(x - mean) / sqrt(var + eps) * weight + bias over ``axes`` (`ops.Standardize`); weight
+    and bias of another dtype than x's are applied after it, by the operators, so that
+    PyTorch's type promotion decides the result's dtype."""
+    if all(v is None or v.dtype == x.dtype for v in (weight, bias)):
+        return ops.Standardize.apply(x, axes, eps, stats, weight, bias)
+    y = ops.Standardize.apply(x, axes, eps, stats, None, None)
     if weight is not None:
         y = y * weight
     if bias is not None:
@@ -448,18 +459,20 @@ def batch_norm(
     c = {name: _per_channel(x.shape, name, v) for name, v in given.items() if v is not None}
     if training:
         stats: dict = {}  # the batch's mean and variance, for the running statistics
-        y = ops.Standardize.apply(x, (0, *range(2, x.ndim)), eps, stats)
+        axes = (0, *range(2, x.ndim))
+        y = _standardize(x, axes, eps, stats, c.get("weight"), c.get("bias"))
         count = x.numel() // x.shape[1]
         _update_running_stats(
             running_mean, running_var, stats["mean"], stats["var"], count, momentum
         )
-    elif running_mean is None or running_var is None:
+        return y
+    if running_mean is None or running_var is None:
         raise ValueError(
             "batch_norm: running_mean and running_var must be given when training=False "
             "(evaluation uses them in place of the batch statistics)"
         )
-    else:  # the running statistics are constants: no gradient goes to them
-        y = (x - _array(c["running_mean"])) / np.sqrt(_array(c["running_var"]) + eps)
+    # the running statistics are constants: no gradient goes to them
+    y = (x - _array(c["running_mean"])) / np.sqrt(_array(c["running_var"]) + eps)
     if weight is not None:
         y = y * c["weight"]
     if bias is not None:
