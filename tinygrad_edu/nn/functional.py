@@ -156,7 +156,7 @@ def _normal_cdf_float32(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Phi(x), the standard normal CDF, of a float32 array, and g = exp(-x^2 / 2) (GELU's
     backward needs it too), in 32 passes over the array:
 
-    * the lower tail h = Phi(-|x|) = erfc(z) / 2, z = |x| / sqrt(2), as t * exp(Q(u)) * g / 2
+    * the lower tail h = Phi(-|x|) = erfc(z) / 2, z = |x| / sqrt(2), as t * 2^Q(u) * g / 2
       with t = 1 / (1 + z/2) and Q a polynomial of degree 9 in u = 1 - t, without a constant
       term (`_normal_tail_polynomial`), so that h is exactly 1/2 at 0;
     * Phi(x) = h for x < 0 and 1 - h otherwise, as h + (x >= 0) * (1 - 2h), so it is
@@ -171,7 +171,7 @@ def _normal_cdf_float32(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     gauss *= -0.5
     with np.errstate(over="ignore"):  # x^2 is inf for |x| > 1.8e19: then exp(-inf) = 0
         np.exp(gauss, out=gauss)
-    np.exp(tail, out=tail)
+    np.exp2(tail, out=tail)
     tail *= gauss
     tail *= t  # 2h
     cdf = np.subtract(1, tail)
@@ -204,15 +204,16 @@ def _horner(coefficients: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 @functools.cache
 def _normal_tail_polynomial() -> np.ndarray:
-    """The coefficients (float32, lowest power first) of Q(u) = log(erfc(z) / t) + z^2 with
-    t = 1 / (1 + z/2) and u = 1 - t, on 0 <= z <= 10: Q(0) = 0, and Q(u) / u is fitted with
-    degree 8 by least squares at Chebyshev points (within 8 ulp of Phi where |x| <= 2)."""
+    """The coefficients (float32, lowest power first) of Q(u) = log2(erfc(z) / t) + z^2 / ln 2
+    with t = 1 / (1 + z/2) and u = 1 - t, on 0 <= z <= 10: Q(0) = 0, and Q(u) / u is fitted
+    with degree 8 by least squares at Chebyshev points (within 8 ulp of Phi where |x| <= 2).
+    In base 2 so that 2^Q replaces exp: np.exp2 takes 0.6 of np.exp's time in float32."""
     z = 5 + 5 * np.cos(np.pi * (np.arange(1000) + 0.5) / 1000)  # in (0, 10)
     t = 1 / (1 + 0.5 * z)
     u = 1 - t
     q = np.log([math.erfc(v) for v in z]) - np.log(t) + z * z
     fitted = np.polynomial.Polynomial.fit(u, q / u, 8).convert().coef
-    return np.concatenate([[0.0], fitted]).astype(np.float32)
+    return (np.concatenate([[0.0], fitted]) / math.log(2)).astype(np.float32)  # base 2
 
 
 @functools.cache
