@@ -109,3 +109,31 @@ def test_rows_with_nan_inf_and_all_minus_inf_keep_their_meaning():
     np.testing.assert_allclose(log_probs[0], reference_log_softmax(x[0]), rtol=1e-6)
     assert np.isnan(log_probs[1:4]).all()  # as PyTorch: NaN, +inf and a row all -inf give NaN
     np.testing.assert_allclose(log_probs[4], [-np.inf, -math.log(2), -math.log(2)], rtol=1e-6)
+
+
+def test_masked_scores_count_for_nothing_however_large_or_small():
+    """A key the mask hides gets weight 0 even when its score is huge (the shift is then
+    taken, with -inf written where the mask is False) or far negative."""
+    gen = np.random.default_rng(2)
+    q = gen.standard_normal((2, 4, 3))
+    k = gen.standard_normal((2, 5, 3))
+    v = gen.standard_normal((2, 5, 2))
+    mask = np.ones((4, 5), bool)
+    mask[:, 1] = False
+    for size in (1e4, -1e4, 1.0):
+        k_big = k.copy()
+        k_big[:, 1] = size * q[:, 0]  # key 1's scores: huge (or far negative) for query 0
+        out = F.scaled_dot_product_attention(
+            tg.tensor(q), tg.tensor(k_big), tg.tensor(v), attn_mask=tg.tensor(mask)
+        )
+        scores = q @ np.delete(k_big, 1, axis=1).swapaxes(-1, -2) / math.sqrt(3)
+        expected = np.exp(reference_log_softmax(scores)) @ np.delete(v, 1, axis=1)
+        np.testing.assert_allclose(out.numpy(), expected, rtol=0, atol=1e-13)
+    x = rows("ordinary", np.float32)
+    keep = np.ones(33, bool)
+    keep[[0, 7]] = False
+    exps, sums = ops._exp_unshifted(x, -1, keep)
+    assert (exps[:, [0, 7]] == 0).all()
+    np.testing.assert_allclose(sums[:, 0], np.exp(x[:, keep].astype(np.float64)).sum(-1), rtol=1e-6)
+    x[:, 7] = 100.0  # beyond the safe range, though masked: the shift decides
+    assert ops._exp_unshifted(x, -1, keep) is None

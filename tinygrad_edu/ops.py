@@ -697,9 +697,10 @@ _EXP_SAFE = 60.0  # exp(60) = 1.1e26: no sum of fewer than 10^12 such terms over
 _SMALLEST_SUM = 1e-30  # a sum of exp at least this large lost nothing to underflow
 
 
-def _exp_unshifted(x: Any, axis: int) -> tuple[Any, Any] | None:
+def _exp_unshifted(x: Any, axis: int, keep: Any = None) -> tuple[Any, Any] | None:
     """exp(x) and its sums along ``axis`` (kept as a length-1 axis), or None when x must be
-    shifted by its max along ``axis`` first.
+    shifted by its max along ``axis`` first. ``keep``, a boolean mask that broadcasts against
+    x, leaves out the elements where it is False, as if they were -inf (their exp is 0).
 
     Softmax does not change when a row is shifted: the usual shift by the row's max only
     keeps exp from overflowing and a row's sum from underflowing. When no element exceeds 60
@@ -713,6 +714,8 @@ def _exp_unshifted(x: Any, axis: int) -> tuple[Any, Any] | None:
     if not x.max() <= _EXP_SAFE:  # (False for NaN)
         return None
     exps = np.exp(x)
+    if keep is not None:  # (a third of the time of writing -inf into x first)
+        exps *= keep
     sums = sum_axes(exps, (axis,), keepdims=True)
     if not sums.min() >= _SMALLEST_SUM:
         return None

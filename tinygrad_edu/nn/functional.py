@@ -1081,12 +1081,14 @@ def _attention_weights(q: np.ndarray, k: np.ndarray, mask: Any, scale: float) ->
     """softmax over the last axis of q k^T * scale, with -inf where ``mask`` is False; a row
     all masked gets weights 0 (arrays: `_softmax_rows` is the same on Tensors)."""
     scores = (q * scale) @ k.swapaxes(-1, -2)  # (scaling q: half the values of the scores)
-    if mask is not None:  # (checked to broadcast to the scores' shape)
-        np.copyto(scores, -np.inf, where=~mask)  # in place: 2.5x faster than np.where
-    unshifted = ops._exp_unshifted(scores, -1)  # (no shift by the rows' max where none is needed)
+    # No shift by the rows' max where none is needed, and the exps of masked scores zeroed (the
+    # mask is checked to broadcast to the scores' shape); otherwise -inf where it is False.
+    unshifted = ops._exp_unshifted(scores, -1, mask)
     if unshifted is not None:
         weights, total = unshifted
     else:
+        if mask is not None:
+            np.copyto(scores, -np.inf, where=~mask)  # in place: 2.5x faster than np.where
         scores -= ops._finite_max(scores, -1)  # a row all -inf (or no keys): shift by nothing
         weights = np.exp(scores, out=scores)
         total = sum_axes(weights, (-1,), keepdims=True)
