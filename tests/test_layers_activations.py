@@ -219,6 +219,18 @@ def test_gelu_in_float32_matches_pytorch():
     np.testing.assert_allclose(leaf.grad.data, theirs_leaf.grad.numpy(), rtol=2e-6, atol=1e-6)
 
 
+def test_gelu_in_float32_is_accurate_in_the_lower_tail_where_pytorch_cancels():
+    """The README's difference from PyTorch: gelu(-5) and gelu(-6) in float32 to 1e-5
+    relatively here, where PyTorch's 1 + erf cancels (checked too when it is installed)."""
+    x = np.array([-5.0, -6.0], np.float32)
+    exact = [v * 0.5 * math.erfc(-v / math.sqrt(2)) for v in (-5.0, -6.0)]
+    ours = F.gelu(tg.Tensor(x)).data
+    np.testing.assert_allclose(ours, exact, rtol=1e-5)
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.functional.gelu(torch.tensor(x)).numpy()
+    assert theirs[1] == 0 and abs(theirs[0] / exact[0] - 1) > 0.1
+
+
 def test_gelu_primitive_equals_its_composition():
     """GELU's one node against x * (1 + erf(x / sqrt(2))) / 2, values and gradients."""
     rng = np.random.default_rng(11)
