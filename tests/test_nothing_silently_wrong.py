@@ -65,6 +65,33 @@ def test_a_batch_changed_after_a_layer_saw_it_is_refused():
         loss.backward()
 
 
+def test_a_product_by_a_number_saves_nothing_and_allows_later_changes_as_pytorch():
+    """x * 3.0 keeps only the number (its derivative): x may change in place afterwards, as in
+    PyTorch, whose product by a scalar saves the scalar alone."""
+    x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3.0
+    assert y.grad_fn.name == "Mul" and y.grad_fn._saved == ()
+    loss = (y + 0.5 * x).sum()  # (0.5 * x: the number on the left)
+    with tg.no_grad():
+        x *= 10
+    loss.backward()
+    np.testing.assert_array_equal(x.grad.data, [3.5, 3.5])
+    if torch is not None:
+        tx = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+        tloss = (tx * 3.0 + 0.5 * tx).sum()
+        with torch.no_grad():
+            tx *= 10
+        tloss.backward()
+        np.testing.assert_array_equal(x.grad.data, tx.grad.numpy())
+    for number in (2, True, -1.5):  # ints and bools are numbers too
+        for make in (lambda t, c=number: t * c, lambda t, c=number: c * t):
+            leaf = tg.Tensor([[1.0, -2.0]], requires_grad=True)
+            make(leaf).sum().backward()
+            np.testing.assert_array_equal(leaf.grad.data, [[float(number)] * 2])
+            assert tg.gradcheck(make, [tg.Tensor([[0.3, -0.7]], requires_grad=True)])
+            assert tg.gradgradcheck(make, [tg.Tensor([[0.3, -0.7]], requires_grad=True)])
+
+
 def test_a_detached_alias_shares_the_version():
     x = tg.Tensor([0.5, 1.5], requires_grad=True)
     y = x.exp()  # Exp saves its output
