@@ -198,8 +198,9 @@ class Sub(Function):
 
 class Mul(Function):
     """a * b. A Python number (the 0.5 of 0.5 * x) is not saved: the node keeps it among its
-    arguments, and nothing else is needed (d(xc)/dx = c). A tuple fewer per node: W5, 50,000
-    products by a number, takes about 8% less time."""
+    arguments, and nothing else is needed (d(xc)/dx = c). A tuple fewer per node for the
+    garbage collector: W5, 50,000 products by a number, took 0.93 and 0.90 of its time (two
+    runs of six processes each, alternating with the code before)."""
 
     @staticmethod
     def forward(ctx: Node, a, b):
