@@ -221,9 +221,12 @@ class Mul(Function):
         return (grad * b if need_a else None), (grad * a if need_b else None)
 
 
+PYTHON_NUMBERS = (float, int, bool)  # operands NumPy takes without changing a tensor's dtype
+
+
 def _is_number(value: Any) -> bool:
     """A Python number: an argument that cannot change after forward, so need not be saved."""
-    return type(value) in (float, int, bool)
+    return type(value) in PYTHON_NUMBERS
 
 
 class Div(Function):
@@ -634,10 +637,9 @@ class Standardize(Function):
         x_hat = np.multiply(centred, inv_std, out=centred)  # (x - mean) / std, in place
         ctx.inv_std, ctx.x_hat = inv_std, x_hat  # kept for an ordinary backward only
         ctx.save_for_backward(x, *(() if weight is None else (weight,)))
-        if weight is None and bias is None:
-            return x_hat.copy()  # (the output may be changed in place, x_hat must not be)
-        out = x_hat + bias if weight is None else x_hat * weight
-        if weight is not None and bias is not None:
+        # (a copy without weight: the output may be changed in place, x_hat must not be)
+        out = x_hat.copy() if weight is None else x_hat * weight
+        if bias is not None:
             out += bias
         return out
 

@@ -1656,7 +1656,7 @@ def _binary(function: type, tensor: Tensor, other: Any, reflected: bool = False)
 
 
 _KIND_ORDER = {"b": 0, "u": 1, "i": 1, "f": 2}
-_PYTHON_NUMBERS = (float, int, bool)
+_PYTHON_NUMBERS = ops.PYTHON_NUMBERS
 
 
 def promote(a: Any, b: Any) -> tuple[Any, Any]:

@@ -508,8 +508,9 @@ class _FlatAdam:
     with each parameter's ``exp_avg`` and ``exp_avg_sq`` a view of its part. The rule then
     takes one NumPy call per line for the whole group rather than one per parameter, which is
     what its time goes to at the sizes learners train (an Adam step of W2K's four parameters
-    takes about 34 us instead of 46, a tiny GPT's, W8, 270 instead of 440). The state stays per parameter as PyTorch's (state_dict,
-    load_state_dict and in-place changes work on the views).
+    takes about 34 us instead of 46, a tiny GPT's, W8, 270 instead of 440). The state stays
+    per parameter as PyTorch's (state_dict, load_state_dict and in-place changes work on the
+    views).
 
     Used when every parameter of the group that has a gradient is an array of one dtype and
     all are at the same step (the others, and amsgrad, go parameter by parameter, on the same
@@ -581,10 +582,9 @@ class _FlatAdam:
             if optimizer._decoupled:
                 for p, _ in pairs:
                     _shrink(p, group)
-            else:  # g + λ p, as `_plus_scaled` computes it
-                np.concatenate([p.data.reshape(-1) for p, _ in pairs], out=self.scratch)
-                self.scratch *= group["weight_decay"]
-                g += self.scratch
+            else:  # Adam: L2 in the gradient, g + λ p
+                flat_p = np.concatenate([p.data.reshape(-1) for p, _ in pairs], out=self.scratch)
+                g = _plus_scaled(g, group["weight_decay"], flat_p)
         _adam_moments(g, self.exp_avg, self.exp_avg_sq, group["betas"], self.scratch)
         _adam_update(self.exp_avg, self.exp_avg_sq, group, t, self.update)
         for (p, _), update in zip(pairs, self.updates):
