@@ -81,14 +81,14 @@ def test_mlp_operations_are_clustered_by_module_path():
     root = next(name for name, (lab, _) in found.items() if lab == "MLP")
     for layer in ("0: Linear", "1: ReLU", "2: Linear", "3: ReLU", "4: Linear"):
         assert labels[layer] == root  # each layer's cluster is inside the model's
-    # each Linear: one linear op (x @ W.T + b); each ReLU: relu; then pow, sum, div
+    # each Linear: one linear op (x @ W.T + b); each ReLU: relu; then pow and mean
     ops = [label(a) for n, a in nodes(source).items() if n.startswith("op")]
-    assert sorted(ops) == sorted(["linear"] * 3 + ["relu"] * 2 + ["pow", "sum", "div"])
+    assert sorted(ops) == sorted(["linear"] * 3 + ["relu"] * 2 + ["pow", "mean"])
     relu = next(n for n, a in nodes(source).items() if label(a) == "relu")
     assert found[cluster_of(source, relu)][0] in ("1: ReLU", "3: ReLU")
     # the loss is computed outside the model
-    div = next(n for n, a in nodes(source).items() if label(a) == "div")
-    assert cluster_of(source, div) == ""
+    mean = next(n for n, a in nodes(source).items() if label(a) == "mean")
+    assert cluster_of(source, mean) == ""
 
 
 def test_parameters_are_named_by_path_and_sit_in_their_module():
@@ -172,11 +172,11 @@ def test_collapsed_mlp_is_one_node_per_module_call():
         "6: Linear | weight (1, 64) float64 | bias (1,) float64",
     ]
     ops = [label(found[n]) for n in found if n.startswith("op")]
-    assert ops == ["pow", "sum", "div"]  # the loss, outside the model
-    # the input, the 7 activations between the modules, and the loss's 3 results
-    assert len([n for n in found if n.startswith("v")]) == 1 + 7 + 3
+    assert ops == ["pow", "mean"]  # the loss, outside the model
+    # the input, the 7 activations between the modules, and the loss's 2 results
+    assert len([n for n in found if n.startswith("v")]) == 1 + 7 + 2
     # a chain: one edge into and one out of each node
-    assert len(edges(source)) == 2 * (7 + 3)
+    assert len(edges(source)) == 2 * (7 + 2)
     assert "{ (32, 2) float64 }" in source
     # the modules stay inside the model's cluster
     assert [lab for lab, _ in clusters(source).values()] == ["MLP", "legend"]
@@ -185,11 +185,11 @@ def test_collapsed_mlp_is_one_node_per_module_call():
 
 def test_max_nodes_suggests_collapsing_a_large_mlp():
     model, loss = mlp_loss(sizes=(2, 64, 64, 64, 1), batch=32)
-    with pytest.raises(ValueError, match=r"has 29 nodes.*max_nodes=25.*collapse_modules=True"):
+    with pytest.raises(ValueError, match=r"has 27 nodes.*max_nodes=25.*collapse_modules=True"):
         draw_graph(loss, model, max_nodes=25)
     draw_graph(loss, model, max_nodes=25, collapse_modules=True)
-    with pytest.raises(ValueError, match=r"has 21 nodes") as error:
-        draw_graph(loss, model, max_nodes=20, collapse_modules=True)
+    with pytest.raises(ValueError, match=r"has 19 nodes") as error:
+        draw_graph(loss, model, max_nodes=18, collapse_modules=True)
     assert "collapse_modules=True" not in str(error.value)
 
 

@@ -50,14 +50,14 @@ def test_mlp_svg_has_its_module_clusters():
 
     model, loss = mlp_loss(sizes=(2, 64, 64, 64, 1), batch=32)
     groups = svg_groups(draw_graph(loss, model).pipe(format="svg", encoding="utf-8"))
-    assert len([n for n in groups["node"] if not n.startswith("legend_")]) == 29
+    assert len([n for n in groups["node"] if not n.startswith("legend_")]) == 27
     assert len(groups["cluster"]) == 1 + 7 + 1  # the model, its 7 layers, the legend
     collapsed = draw_graph(loss, model, collapse_modules=True).pipe(format="svg", encoding="utf-8")
     groups = svg_groups(collapsed)
     names = [n for n in groups["node"] if not n.startswith("legend_")]
-    assert len(names) == 21 and len([n for n in names if n.startswith("m")]) == 7
+    assert len(names) == 19 and len([n for n in names if n.startswith("m")]) == 7
     assert groups["cluster"] == ["cluster_0", "cluster_legend"]
-    assert len(groups["edge"]) == 20
+    assert len(groups["edge"]) == 18
 
 
 def test_png_rendering():

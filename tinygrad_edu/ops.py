@@ -506,6 +506,22 @@ class Sum(Function):
         return math_for(ctx).expand(grad.reshape(ctx.kept_shape), ctx.shape), None, None
 
 
+class Mean(Function):
+    """The mean over ``axis`` (None: every element): the sum divided by ``count``, the number
+    of elements each mean takes, as one node (sum then divide were two: W4's step as matrices,
+    whose loss is a mean, took about 2% longer)."""
+
+    @staticmethod
+    def forward(ctx: Node, x, axis, keepdims, count):
+        ctx.count = count
+        return Sum.forward(ctx, x, axis, keepdims) / count
+
+    @staticmethod
+    def backward(ctx: Node, grad):
+        # each input element contributes 1/count of itself to its mean
+        return Sum.backward(ctx, grad / ctx.count)[0], None, None, None
+
+
 class Max(Function):
     @staticmethod
     def forward(ctx: Node, x, axis, keepdims):

@@ -501,7 +501,7 @@ class Tensor:
         dim, keepdim = dim_args("mean", dim, keepdim, axis, keepdims)
         x = self if dtype is None else self.to(dtype)
         axes = _axes("mean", dim, x.ndim)
-        return x.sum(axes, keepdim) / _count(x.shape, axes)
+        return ops.Mean.apply(x, axes, keepdim, _count(x.shape, axes))
 
     def max(
         self, dim: Any = None, keepdim: bool = False, *, axis: Axis = None,

@@ -67,6 +67,7 @@ LOCAL_RULES = {
     "ReLU": "d relu(x)/dx = 1 where x > 0, else 0",
     "LeakyReLU": "1 where x > 0, else the negative slope",
     "Sum": "d(Σx)/dxᵢ = 1: every element receives the gradient of the sum",
+    "Mean": "d(mean x)/dxᵢ = 1/n: every element receives the gradient of the mean over n",
     "Max": "the gradient goes to the largest element (shared among ties)",
     "MatMul": "Y = A @ B: dL/dA = dL/dY @ Bᵀ and dL/dB = Aᵀ @ dL/dY",
     "Linear": "y = x @ Wᵀ + b: dL/dx = dL/dy @ W, dL/dW = dL/dyᵀ @ x, dL/db = Σ over rows dL/dy",
