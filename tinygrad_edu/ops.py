@@ -616,19 +616,22 @@ class CrossEntropy(Function):
     @staticmethod
     def backward(ctx: Node, grad):
         (logits,) = ctx.saved_tensors
-        # under create_graph the probabilities are computed again, from the logits' tensor
-        m = math_for(ctx)
-        probs = m.exp(LogSoftmax.apply(logits, 1) if ctx.create_graph else ctx.log_probs)
-        one_hot = np.zeros(probs.shape, dtype=probs.dtype)
-        one_hot[ctx.index] = 1
         if ctx.reduction == "none":
             grad = grad.reshape((-1, 1))  # one upstream gradient per row
         elif ctx.reduction == "mean":
             grad = grad / max(len(ctx.index[0]), 1)  # the mean is over the rows kept
         # d/dx_j of -log softmax(x)_t = softmax(x)_j - [j = t]
-        grad_logits = (probs - one_hot) * grad
+        if ctx.create_graph:  # the probabilities again, from the logits' tensor
+            probs = LogSoftmax.apply(logits, 1).exp()
+            one_hot = np.zeros(probs.shape, dtype=probs.dtype)
+            one_hot[ctx.index] = 1
+            grad_logits = (probs - one_hot) * grad
+        else:  # the same in one new array (W8's step: 0.7 of this backward's time)
+            grad_logits = np.exp(ctx.log_probs)
+            grad_logits[ctx.index] -= 1
+            grad_logits *= grad
         if ctx.ignored is not None:  # the rows left out do not depend on their logits
-            grad_logits = grad_logits * (~ctx.ignored[:, None]).astype(probs.dtype)
+            grad_logits = grad_logits * (~ctx.ignored[:, None]).astype(grad_logits.dtype)
         return grad_logits, None, None, None
 
 
@@ -679,8 +682,14 @@ class Standardize(Function):
             # x_hat depends on x directly and through the mean and the variance, hence two
             # terms besides grad: dL/dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))
             mean_grad = _mean(grad, axes)
-            mean_grad_x_hat = _mean(grad * x_hat, axes)
-            grad_x = inv_std * (grad - mean_grad - x_hat * mean_grad_x_hat)
+            product = grad * x_hat
+            mean_grad_x_hat = _mean(product, axes)
+            if ctx.create_graph:
+                grad_x = inv_std * (grad - mean_grad - x_hat * mean_grad_x_hat)
+            else:  # the same in two new arrays, not four (W8's step: 0.92 of this backward)
+                grad_x = grad - mean_grad
+                grad_x -= np.multiply(x_hat, mean_grad_x_hat, out=product)
+                grad_x *= inv_std
         return grad_x, None, None, None, grad_weight, grad_bias
 
 
