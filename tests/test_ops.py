@@ -711,6 +711,31 @@ def test_index_add_of_rows_equals_numpy_add_at(rows, picks, trailing):
     np.testing.assert_allclose(got, expected, rtol=1e-14, atol=1e-14)
 
 
+@pytest.mark.parametrize("limit", [0, ops._ONE_HOT_LIMIT], ids=["sorted", "one-hot"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_index_add_of_rows_takes_either_way_to_the_same_sums(monkeypatch, limit, dtype):
+    """Rows added through a one-hot matrix product (small tables) and by sorting (larger
+    ones): both equal np.add.at's sums, for an embedding's shapes in float32 and float64."""
+    monkeypatch.setattr(ops, "_ONE_HOT_LIMIT", limit)
+    rng = np.random.default_rng(3)
+    index = rng.integers(-65, 65, (16, 32))  # repeated rows, and negative ones
+    values = rng.standard_normal((16, 32, 64)).astype(dtype)
+    expected = np.zeros((65, 64))
+    np.add.at(expected, index, values.astype(np.float64))
+    got = ops.ArrayMath.index_add((65, 64), index, values)
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == np.float32 else 1e-13,
+                               atol=1e-5 if dtype == np.float32 else 1e-13)
+
+
+def test_index_add_of_rows_keeps_inf_and_nan_to_their_rows():
+    """0 * inf is NaN: a one-hot product would spread an inf or a NaN in the values to every
+    row. The rows that did not receive one keep their exact sums."""
+    values = np.array([[1.0, 2.0], [np.inf, 1.0], [3.0, np.nan], [4.0, 5.0]], np.float32)
+    got = ops.ArrayMath.index_add((4, 2), np.array([0, 1, 2, 0]), values)
+    np.testing.assert_array_equal(got, [[5, 7], [np.inf, 1], [3, np.nan], [0, 0]])
+
+
 @pytest.mark.parametrize(
     "index", [(slice(None), slice(1, 3)), (Ellipsis, 0), (1, slice(None, None, -2)), (None, 2)]
 )

@@ -98,14 +98,30 @@ def _selects_each_once(index: Any) -> bool:
     )
 
 
+_ONE_HOT_LIMIT = 2**20  # the most entries `_add_rows` gives a one-hot matrix (4 MB in float32)
+
+
 def _add_rows(out: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
-    """out[rows[i]] += values[i] for every i, repeated rows adding up: sort the rows, then
-    sum each run of equal rows in one ``np.add.reduceat``."""
+    """out[rows[i]] += values[i] for every i, repeated rows adding up.
+
+    A lookup ``table[rows]`` is ``one_hot(rows) @ table``, so this is ``one_hot(rows)^T @
+    values``: one matrix product where the one-hot matrix is small (W8's two embeddings take
+    0.6 and 0.8 of the time of the way below). Otherwise, or when the values hold inf or NaN
+    (0 * inf would spread NaN to every row), sort the rows, then sum each run of equal rows in
+    one ``np.add.reduceat``."""
     rows = rows.reshape(-1)
     rows = np.where(rows < 0, rows + len(out), rows)  # -1 is the last row, as in indexing
     values = values.reshape((len(rows),) + out.shape[1:])
     if not len(rows):
         return
+    if len(out) * len(rows) <= _ONE_HOT_LIMIT and values.dtype in _BLAS_FLOATS:
+        one_hot = np.zeros((len(out), len(rows)), dtype=values.dtype)  # one_hot(rows)^T
+        one_hot[rows, np.arange(len(rows))] = 1
+        with np.errstate(invalid="ignore"):  # (inf * 0: the check below catches it)
+            sums = one_hot @ values.reshape(len(rows), -1)
+        if np.isfinite(sums).all():
+            out += sums.reshape(out.shape)
+            return
     order = np.argsort(rows, kind="stable")
     rows = rows[order]
     starts = np.flatnonzero(np.concatenate(([True], rows[1:] != rows[:-1])))
