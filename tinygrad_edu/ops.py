@@ -2,11 +2,11 @@
 this file third (after ``grad_mode.py`` and ``autograd.py``).
 
 Each is a `Function`: ``forward`` computes on NumPy arrays, ``backward`` turns dL/d(output) into
-dL/d(input) for each input. Everything else the library offers (mean, var, logsumexp, the
-losses, the layers) is composed from these, so this file is the one place to read a gradient
-rule. Five composites that networks run on every step (Linear, LogSoftmax, NLLLoss,
-CrossEntropy, and Standardize for batch and layer normalisation) are primitives of their own,
-for speed; each gives its measured gain, and the tests check it against its composition.
+dL/d(input) for each input. Everything else the library offers (var, logsumexp, the losses,
+the layers) is composed from these, so this file is the one place to read a gradient rule. Six
+composites that networks run on every step (Linear, Mean, LogSoftmax, NLLLoss, CrossEntropy,
+and Standardize for batch and layer normalisation) are primitives of their own, for speed;
+each gives its measured gain, and the tests check it against its composition.
 
 Conventions that keep each backward short:
 
@@ -16,7 +16,10 @@ Conventions that keep each backward short:
   arrays and Tensors share, so the same code runs on arrays (an ordinary backward) and, under
   ``create_graph=True``, on Tensors, recording the backward pass as a graph of its own. What
   has no operator goes through ``math_for(ctx)``: NumPy's functions in an ordinary backward,
-  the primitives themselves under ``create_graph``.
+  the primitives themselves under ``create_graph``. (A few backwards that a training step
+  leans on, cross-entropy's and normalisation's here, GELU's and attention's in
+  ``nn/functional.py``, compute the same formula in place in the arrays they create, and keep
+  the formula on Tensors for ``create_graph``: a speed trick, with its measured gain.)
 * A backward saves only inputs and the output (``ctx.save_for_backward``); constants such as
   masks computed in forward (``x > 0``) are attributes of ``ctx``: their derivative is zero
   wherever it exists.
