@@ -88,3 +88,27 @@ def test_timing_takes_at_least_the_repeats_and_fills_the_time_budget():
     assert sum(times) >= 0.05 and len(times) > 3 and len(losses) == len(times) + 1
     times, _ = harness.time_steps(lambda: time.sleep(0.03) or 0.0, repeats=3, min_seconds=0.05)
     assert len(times) == 3  # the repeats already fill the budget
+
+
+def test_conv_speed_times_the_convolution_primitive_doing_the_layers_work(monkeypatch):
+    """conv_speed.py's "primitive" column calls Convolution's forward and backward without the
+    engine: they must compute the layer's gradients, or the column would time something else."""
+    import os
+
+    monkeypatch.setattr(os, "environ", os.environ.copy())  # conv_speed sets one thread on import
+    import conv_speed
+    import numpy as np
+
+    import tinygrad_edu as tg
+    from tinygrad_edu.nn.conv import Conv2d
+
+    shape = (4, 3, 5, 6, 3, 1, True)  # batch, in, out channels, size, kernel, padding, input grad
+    grad_x, grad_weight, grad_bias = conv_speed.primitive_alone(*shape)()
+    tg.manual_seed(0)  # the weights primitive_alone draws
+    layer = Conv2d(3, 5, 3, padding=1, dtype=np.float32)
+    data = np.random.default_rng(0).standard_normal((4, 3, 6, 6)).astype(np.float32)
+    x = tg.Tensor(data, requires_grad=True)
+    layer(x).sum().backward()
+    np.testing.assert_allclose(grad_x, x.grad.data, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(grad_weight, layer.weight.grad.data, rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(grad_bias, layer.bias.grad.data, rtol=1e-6, atol=1e-5)
