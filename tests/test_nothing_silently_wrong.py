@@ -412,3 +412,38 @@ def test_log_softmax_and_cross_entropy_of_rows_with_infinities_match_pytorch():
         torch.tensor(x), torch.tensor(target), reduction="none"
     )
     np.testing.assert_array_equal(ours.data, theirs.numpy())
+
+
+# ---- backwards that compute in place leave what their node saved unchanged --------------------
+
+_TOKENS = np.array([[0, 1, 1], [2, 0, 3]])
+_TARGETS = np.array([0, 4, 1, 1, 2, 3])
+IN_PLACE_BACKWARDS = {
+    "gelu": (lambda x: nn.functional.gelu(x), [(4, 8)]),
+    "layer_norm": (lambda x, w, b: nn.functional.layer_norm(x, (8,), w, b), [(4, 8), (8,), (8,)]),
+    "batch_norm": (lambda x: nn.functional.batch_norm(x, None, None, training=True), [(6, 3)]),
+    "attention": (
+        lambda q, k, v: nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True),
+        [(2, 5, 4)] * 3,
+    ),
+    "cross_entropy": (lambda z: nn.functional.cross_entropy(z, tg.Tensor(_TARGETS)), [(6, 5)]),
+    "embedding": (lambda w: nn.functional.embedding(tg.Tensor(_TOKENS), w), [(4, 3)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(IN_PLACE_BACKWARDS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_second_backward_through_an_in_place_backward_gives_the_same_gradients(name, dtype):
+    """GELU's, attention's, cross-entropy's and normalisation's ordinary backwards compute in
+    arrays they create, for speed: with retain_graph=True a second backward must find the values
+    the node saved untouched, and add the same gradients again."""
+    fn, shapes = IN_PLACE_BACKWARDS[name]
+    rng = np.random.default_rng(1)
+    inputs = [tg.Tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in shapes]
+    out = fn(*inputs)
+    upstream = tg.Tensor(rng.standard_normal(out.shape).astype(dtype))
+    out.backward(upstream, retain_graph=True)
+    first = [x.grad.data.copy() for x in inputs]
+    out.backward(upstream)
+    for x, gradient in zip(inputs, first):
+        np.testing.assert_array_equal(x.grad.data, 2 * gradient)
