@@ -166,9 +166,9 @@ def _normal_cdf_float32(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     a = np.abs(x, dtype=np.float32).reshape(-1)  # (a 0-d x as one element, to work in place)
     if not a.max() <= 1e6:  # inf, NaN or huge: past 16, g is 0 in float32 (and a^5 is finite)
         np.minimum(a, 16, out=a)
-    # Each step writes into an array just used (a fresh one is slow to write in a training
-    # step, where it is not in the cache: in W8's step this takes 0.92 of the time of a new
-    # array for gauss and for cdf)
+    # gauss and cdf are written into arrays just used: in a training step a new array is not
+    # in the cache and slow to write (in W8's step this CDF takes 0.92 of its time with new
+    # arrays for them)
     tail = _horner(numerator, a)
     denominator_values = _horner(denominator, a)
     tail /= denominator_values
