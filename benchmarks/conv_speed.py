@@ -115,34 +115,25 @@ def matrix_products(
     return step
 
 
-class _Context:
-    """What `Convolution`'s forward and backward read and write on ``ctx``, without a graph."""
-
-    create_graph = False
-
-    def __init__(self, needs_input_grad: tuple) -> None:
-        self.needs_input_grad = needs_input_grad
-
-    def save_for_backward(self, *values: np.ndarray) -> None:
-        self.saved_tensors = values
-
-
 def primitive_alone(
     n: int, c: int, o: int, size: int, k: int, p: int, input_grad: bool
 ) -> Callable:
     """The convolution primitive's NumPy work, forward and backward, and the loss's sum and
     its gradient (ones), as in `ours` but without the engine."""
+    from tinygrad_edu.autograd import Node
     from tinygrad_edu.nn.conv import Convolution
 
     tg.manual_seed(0)
     layer = Conv2d(c, o, k, padding=p, dtype=np.float32)
-    x = np.random.default_rng(0).standard_normal((n, c, size, size)).astype(np.float32)
-    window = layer(tg.Tensor(x)).grad_fn.window
-    weight, bias = layer.weight.data, layer.bias.data
+    data = np.random.default_rng(0).standard_normal((n, c, size, size)).astype(np.float32)
+    x = tg.Tensor(data, requires_grad=input_grad)
+    window = layer(x).grad_fn.window
+    arguments = (x, layer.weight, layer.bias, window, 1)
+    arrays = [data, layer.weight.data, layer.bias.data, window, 1]
 
     def step() -> tuple:
-        ctx = _Context((input_grad, True, True, False, False))
-        y = Convolution.forward(ctx, x, weight, bias, window, 1)
+        ctx = Node(Convolution, arguments)  # a node of its own, as Function.apply would make
+        y = Convolution.forward(ctx, *arrays)
         y.sum()
         return Convolution.backward(ctx, np.ones_like(y))[:3]  # dL/dx, dL/dweight, dL/dbias
 

@@ -724,8 +724,8 @@ def test_index_add_of_rows_takes_either_way_to_the_same_sums(monkeypatch, limit,
     np.add.at(expected, index, values.astype(np.float64))
     got = ops.ArrayMath.index_add((65, 64), index, values)
     assert got.dtype == dtype
-    np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == np.float32 else 1e-13,
-                               atol=1e-5 if dtype == np.float32 else 1e-13)
+    tolerance = 1e-5 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
 
 
 def test_index_add_of_rows_keeps_inf_and_nan_to_their_rows():
