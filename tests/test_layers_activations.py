@@ -164,8 +164,20 @@ def test_erf_in_float32_is_within_four_units_in_the_last_place():
     np.testing.assert_allclose(float16, [math.erf(0.5), math.erf(-2.0)], rtol=1e-3)
 
 
+def test_horner_evaluates_polynomials_monic_or_not():
+    """`_horner` against np.polyval: with a leading coefficient of 1 (not multiplied by), a
+    constant of 0 (not added), degree 1 and an array left unchanged."""
+    v = np.linspace(-3, 3, 13)
+    kept = v.copy()
+    for coefficients in ([2.0, -1.0, 0.5, 1.0], [0.0, 3.0, 1.0], [1.5, 1.0], [0.0, -2.0, 4.0, 0.25]):
+        np.testing.assert_allclose(
+            F._horner(np.array(coefficients), v), np.polyval(coefficients[::-1], v), rtol=1e-13
+        )
+    np.testing.assert_array_equal(v, kept)
+
+
 def test_the_normal_cdf_in_float32_is_accurate_into_the_lower_tail():
-    """GELU's Phi in float32: within 12 ulp (7e-7 relatively) where |x| <= 2, and 5e-5
+    """GELU's Phi in float32: within 16 ulp (1e-6 relatively) where |x| <= 2, and 5e-5
     relatively out to x = -12, where 1 + erf(x / sqrt(2)) would have cancelled to 0 (the
     rounding of x^2 / 2 in float32 grows there by exp); exactly 1/2 at 0, 0 and 1 at the
     infinities. exp(-x^2 / 2), computed beside it, within 4 ulp of the exact value where
@@ -177,7 +189,7 @@ def test_the_normal_cdf_in_float32_is_accurate_into_the_lower_tail():
     got, gauss = (a.astype(np.float64) for a in F._normal_cdf_float32(x))
     near = np.abs(x) <= 2
     units = np.abs(got - exact) / np.spacing(exact.astype(np.float32))
-    assert units[near].max() <= 12  # (6.1 measured)
+    assert units[near].max() <= 16  # (10.8 measured)
     assert (np.abs(got - exact) / exact).max() <= 5e-5  # (7.3e-6 measured)
     exact_gauss = np.exp(-0.5 * wide * wide)
     gauss_units = np.abs(gauss - exact_gauss) / np.spacing(exact_gauss.astype(np.float32))
@@ -198,7 +210,8 @@ def test_the_normal_cdf_in_float32_is_accurate_into_the_lower_tail():
     np.testing.assert_array_equal(gauss_mixed[[2, 4, 5]], 0)
     assert np.isnan(cdf_mixed[0]) and np.isnan(gauss_mixed[0])
     numerator, denominator = F._normal_tail_rational()  # positive: neither P nor Q cancels
-    assert numerator[0] == 0.5 and denominator[0] == 1
+    assert numerator[0] / denominator[0] == 0.5 and denominator[-1] == 1  # Q monic
+    assert len(numerator) == 4 and len(denominator) == 5
     assert (numerator > 0).all() and (denominator > 0).all()
     cdf_0d, gauss_0d = F._normal_cdf_float32(np.float32(-1.5))  # a 0-d value (a NumPy scalar)
     assert cdf_0d.shape == gauss_0d.shape == () and cdf_0d.dtype == np.float32
