@@ -418,6 +418,32 @@ def random_tensor(seed, shape, scale=1.0, shift=0.0):
     return tg.Tensor(data, requires_grad=True)
 
 
+@pytest.mark.parametrize(
+    "shape, weight_shape, axes",
+    [
+        ((4, 5, 6), (6,), (2,)),  # layer norm: one matrix-vector product
+        ((4, 5, 6), (5, 6), (1, 2)),  # layer norm over two axes
+        ((8, 3), (3,), (0,)),  # batch norm on (N, C): mean(values) * weight
+        ((4, 3, 2, 2), (3, 1, 1), (0, 2, 3)),  # batch norm on images
+        ((3, 4), (3, 4), (0, 1)),  # every axis, weight shaped like values
+        ((4, 5, 6), (5, 1), (1, 2)),  # neither: the product's mean
+    ],
+)
+def test_weighted_mean_of_normalisation_backward(shape, weight_shape, axes):
+    """`ops._weighted_mean`, which spares layer_norm's backward an array: mean(values *
+    weight) over axes, kept as length-1 axes, on each of its paths."""
+    from tinygrad_edu import ops
+
+    rng = np.random.default_rng(3)
+    values, weight = rng.standard_normal(shape), rng.standard_normal(weight_shape)
+    got = ops._weighted_mean(values, weight, axes)
+    expected = (values * weight).mean(axis=axes, keepdims=True)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+    unweighted = ops._weighted_mean(values, None, axes)
+    np.testing.assert_allclose(unweighted, values.mean(axis=axes, keepdims=True), rtol=1e-12)
+
+
 @settings(max_examples=10, deadline=None)
 @given(
     n=st.integers(2, 4),

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import _BLAS_FLOATS, Function, Node, sum_axes
+from .autograd import _BLAS_FLOATS, Function, Node, sum_axes, sum_to_shape
 
 # ---- what a backward calls that has no operator ----------------------------------------------
 
@@ -671,7 +671,8 @@ class Standardize(Function):
         if stats is not None:
             stats["mean"], stats["var"] = mean, var
         ctx.axes, ctx.eps = axes, eps
-        inv_std = 1 / np.sqrt(var + eps)
+        inv_std = np.sqrt(var + eps)
+        np.divide(1, inv_std, out=inv_std)
         x_hat = np.multiply(centred, inv_std, out=centred)  # (x - mean) / std, in place
         ctx.inv_std, ctx.x_hat = inv_std, x_hat  # kept for an ordinary backward only
         ctx.save_for_backward(x, *(() if weight is None else (weight,)))
@@ -684,31 +685,40 @@ class Standardize(Function):
     @staticmethod
     def backward(ctx: Node, grad):
         x, *weight = ctx.saved_tensors  # weight: [] or [weight]
+        weight = weight[0] if weight else None
         axes = ctx.axes
-        inv_std, x_hat = ctx.inv_std, ctx.x_hat
-        if ctx.create_graph:  # x_hat and 1 / sqrt(var + eps) again, from x's tensor
-            centred = x - x.mean(axis=axes, keepdims=True)
-            inv_std = ((centred * centred).mean(axis=axes, keepdims=True) + ctx.eps) ** -0.5
-            x_hat = centred * inv_std
         need_x, _, _, _, need_weight, need_bias = ctx.needs_input_grad
-        # weight and bias were broadcast: the engine sums these back to their shapes
-        grad_weight = grad * x_hat if need_weight else None
-        grad_bias = grad if need_bias else None
+        grad_bias = grad if need_bias else None  # (weight and bias were broadcast: the engine
+        # sums their gradients back to their shapes)
+        # x_hat depends on x directly and through the mean and the variance, hence two terms
+        # besides g = dL/dx_hat = grad * weight:
+        #     dL/dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))
+        if ctx.create_graph:  # on Tensors: x_hat and 1 / sqrt(var + eps) again, from x's
+            centred = x - _mean(x, axes)
+            inv_std = (_mean(centred * centred, axes) + ctx.eps) ** -0.5
+            x_hat = centred * inv_std
+            g = grad if weight is None else grad * weight
+            grad_x = inv_std * (g - _mean(g, axes) - x_hat * _mean(g * x_hat, axes))
+            grad_weight = grad * x_hat if need_weight else None
+            return grad_x, None, None, None, grad_weight, grad_bias
+        # The same on arrays, in the arrays it creates: grad * x_hat serves dL/dweight and
+        # mean(g * x_hat), and the means weighted by weight need no array for g (W8's step,
+        # five LayerNorms: about 0.98 of its time)
+        inv_std, x_hat = ctx.inv_std, ctx.x_hat
+        product = grad * x_hat
+        grad_weight = sum_to_shape(product, weight.shape) if need_weight else None
         grad_x = None
         if need_x:
-            if weight:
-                grad = grad * weight[0]  # dL/dx_hat
-            # x_hat depends on x directly and through the mean and the variance, hence two
-            # terms besides grad: dL/dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))
-            mean_grad = _mean(grad, axes)
-            product = grad * x_hat
-            mean_grad_x_hat = _mean(product, axes)
-            if ctx.create_graph:
-                grad_x = inv_std * (grad - mean_grad - x_hat * mean_grad_x_hat)
-            else:  # the same in two new arrays, not four (W8's step: 0.92 of this backward)
-                grad_x = grad - mean_grad
-                grad_x -= np.multiply(x_hat, mean_grad_x_hat, out=product)
-                grad_x *= inv_std
+            mean_g = _weighted_mean(grad, weight, axes)
+            if weight is None:
+                grad_x = grad - mean_g
+            else:
+                grad_x = grad * weight
+                grad_x -= mean_g
+            mean_g_x_hat = _weighted_mean(product, weight, axes)
+            spare = None if grad_weight is product else product  # (weight shaped like x)
+            grad_x -= np.multiply(x_hat, mean_g_x_hat, out=spare)
+            grad_x *= inv_std
         return grad_x, None, None, None, grad_weight, grad_bias
 
 
@@ -717,6 +727,24 @@ def _mean(x: Any, axes: tuple[int, ...]) -> Any:
     last axes, as layer_norm's, and the first, as batch_norm's on (N, C))."""
     count = math.prod(x.shape[a] for a in axes)
     return sum_axes(x, axes, keepdims=True) / count
+
+
+def _weighted_mean(values: np.ndarray, weight: Any, axes: tuple[int, ...]) -> np.ndarray:
+    """mean(values * weight) over ``axes`` (kept as length-1 axes), weight broadcast against
+    values, without an array for the product where weight allows: constant along ``axes``
+    (batch norm's), mean(values) * weight; spanning exactly the last axes, which are ``axes``
+    (layer norm's), one matrix-vector product of values' rows with weight / count."""
+    if weight is None:
+        return _mean(values, axes)
+    shape = (1,) * (values.ndim - weight.ndim) + weight.shape
+    if all(shape[a] == 1 for a in axes):
+        return _mean(values, axes) * weight
+    last = tuple(range(values.ndim - weight.ndim, values.ndim))
+    if axes == last and shape[-weight.ndim :] == values.shape[-weight.ndim :]:
+        count = weight.size
+        means = values.reshape(-1, count) @ (weight.reshape(-1) / count)
+        return means.reshape(values.shape[: values.ndim - weight.ndim] + (1,) * weight.ndim)
+    return _mean(values * weight, axes)
 
 
 def _log_softmax(x: Any, axis: int) -> Any:
