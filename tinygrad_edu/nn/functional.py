@@ -261,23 +261,24 @@ class Gelu(Function):
 
     @staticmethod
     def forward(ctx: Node, x):
-        ctx.cdf, ctx.gauss = _normal_cdf(x)  # kept for an ordinary backward only (freed with it)
+        cdf, gauss = (np.asarray(v) for v in _normal_cdf(x))  # (0-d: arrays, to work in place)
         ctx.save_for_backward(x)
-        return x * ctx.cdf
+        # The derivative, computed here in gauss's array while Phi and gauss are in the cache,
+        # and kept for an ordinary backward only (freed with it): one array kept instead of
+        # two, and a backward of one product (W8's step: 0.99 of its time)
+        derivative = np.multiply(gauss, x, out=gauss)
+        derivative *= 1 / math.sqrt(2 * math.pi)
+        derivative += cdf
+        ctx.derivative = derivative
+        return np.multiply(x, cdf, out=cdf)
 
     @staticmethod
     def backward(ctx: Node, grad):
-        (x,) = ctx.saved_tensors
         if ctx.create_graph:  # Phi and exp(-x^2 / 2) again, from x's tensor, to be differentiated
+            (x,) = ctx.saved_tensors
             cdf, gauss = 0.5 * (1 + Erf.apply(x * math.sqrt(0.5))), (-0.5 * (x * x)).exp()
             return grad * (cdf + x * gauss * (1 / math.sqrt(2 * math.pi)))  # phi = gauss / sqrt(2 pi)
-        # the same product, computed in one new array instead of four: in W8's step, where a
-        # new array is not in the cache, this backward takes 0.7 of the time
-        derivative = np.multiply(x, ctx.gauss)
-        derivative *= 1 / math.sqrt(2 * math.pi)
-        derivative += ctx.cdf
-        derivative *= grad
-        return derivative
+        return grad * ctx.derivative
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
