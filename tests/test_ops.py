@@ -745,3 +745,24 @@ def test_index_add_of_a_basic_index_equals_numpy_add_at(index):
     expected = np.zeros(shape)
     np.add.at(expected, index, values)
     np.testing.assert_array_equal(ops.ArrayMath.index_add(shape, index, values), expected)
+
+
+def test_stacked_matmul_with_a_transposed_right_operand() -> None:
+    """A stack of transposed matrices on the right (``q @ k.transpose(-2, -1)``) is copied row
+    major before the product (`ops.row_major`, a speed trick): values and gradients are those
+    of the product of the contiguous arrays, and the inputs are left as they were."""
+    rng = np.random.default_rng(5)
+    q, k = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal((2, 3, 6, 5))
+    upstream = rng.standard_normal((2, 3, 4, 6))
+    q_t, k_t = Tensor(q, requires_grad=True), Tensor(k, requires_grad=True)
+    k_transposed = k_t.transpose(-2, -1)
+    assert k_transposed.data.strides[-1] != k_transposed.data.itemsize
+    out = q_t @ k_transposed
+    out.backward(Tensor(upstream))
+    np.testing.assert_allclose(out.data, q @ k.swapaxes(-1, -2), rtol=1e-13)
+    np.testing.assert_allclose(q_t.grad.data, upstream @ k, rtol=1e-13)
+    np.testing.assert_allclose(k_t.grad.data, (q.swapaxes(-1, -2) @ upstream).swapaxes(-1, -2), rtol=1e-13)
+    copied = ops.row_major(k.swapaxes(-1, -2), 0.5)
+    assert copied.flags.c_contiguous and copied.shape == (2, 3, 5, 6)
+    np.testing.assert_array_equal(copied, k.swapaxes(-1, -2) * 0.5)
+    assert ops.row_major(k) is k  # already row major: no copy

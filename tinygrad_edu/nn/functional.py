@@ -1095,7 +1095,7 @@ class Attention(Function):
             grad_scores = grad_scores * ctx.scale
         else:  # the same, in place in dL/dW's array (W8's step: 0.94 of this backward's time)
             weights = ctx.weights
-            grad_scores = grad @ _c_order(v.swapaxes(-1, -2))
+            grad_scores = grad @ ops.row_major(v.swapaxes(-1, -2))
             grad_scores -= sum_axes(grad_scores * weights, (-1,), True)
             grad_scores *= weights
             grad_scores *= ctx.scale
@@ -1106,7 +1106,7 @@ class Attention(Function):
 def _attention_weights(q: np.ndarray, k: np.ndarray, mask: Any, scale: float) -> np.ndarray:
     """softmax over the last axis of q k^T * scale, with -inf where ``mask`` is False; a row
     all masked gets weights 0 (arrays: `_softmax_rows` is the same on Tensors)."""
-    scores = q @ _c_order(k.swapaxes(-1, -2), scale)  # (scaling k: half the values of S)
+    scores = q @ ops.row_major(k.swapaxes(-1, -2), scale)  # (scaling k: half the values of S)
     # No shift by the rows' max where none is needed, and the exps of masked scores zeroed (the
     # mask is checked to broadcast to the scores' shape); otherwise -inf where it is False.
     unshifted = ops._exp_unshifted(scores, -1, mask)
@@ -1121,13 +1121,6 @@ def _attention_weights(q: np.ndarray, k: np.ndarray, mask: Any, scale: float) ->
         total[total == 0] = 1  # a row all masked: 0 / 1
     weights /= total
     return weights
-
-
-def _c_order(matrices: np.ndarray, scale: float = 1.0) -> np.ndarray:
-    """``matrices * scale`` in C order: the right operand of a stacked matrix product. NumPy's
-    stacked matmul takes about twice as long when that operand is a transposed view, as k^T
-    and v^T are (in W8, 63 us for q k^T; 46 with the copy, which also applies the scale)."""
-    return np.multiply(matrices, scale, order="C") if scale != 1 else np.ascontiguousarray(matrices)
 
 
 def _check_qkv(what: str, query: Tensor, key: Tensor, value: Tensor) -> tuple:
