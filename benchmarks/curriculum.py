@@ -420,6 +420,146 @@ def gpt_library(library: str, s: dict) -> Callable[[], float]:
     return step
 
 
+def gpt_numpy(s: dict) -> Callable[[], float]:
+    """The tiny GPT by hand, without an engine: forward, backward and AdamW in NumPy, with the
+    library's own float32 normal CDF for GELU (NumPy has no erf), sums over rows as products
+    with a vector of ones, and every parameter and gradient a view of one flat buffer, so that
+    AdamW is a few whole-buffer passes. The floor for NumPy on W8: what is left of tinygrad_edu's
+    time above it is the engine's."""
+    from tinygrad_edu.nn.functional import _normal_cdf_float32  # (NumPy has no erf)
+
+    c = GPT
+    B, T, C, H = c["batch"], c["context"], c["width"], c["heads"]
+    N, hs, eps = B * T, C // c["heads"], 1e-5
+    names = list(s["weights"])
+    sizes = [s["weights"][k].size for k in names]
+    flat, grad_flat = np.zeros(sum(sizes), np.float32), np.zeros(sum(sizes), np.float32)
+    ends = np.cumsum(sizes)
+    W, G = {}, {}
+    for name, end, size in zip(names, ends, sizes):
+        shape = s["weights"][name].shape
+        W[name], G[name] = (a[end - size : end].reshape(shape) for a in (flat, grad_flat))
+        W[name][...] = s["weights"][name]
+    decay = np.zeros_like(flat)  # lr * weight decay for the matrices, 0 for biases and norms
+    for name, end, size in zip(names, ends, sizes):
+        if s["weights"][name].ndim >= 2:
+            decay[end - size : end] = c["lr"] * c["weight_decay"]
+    m, v = np.zeros_like(flat), np.zeros_like(flat)
+    beta1, beta2, adam_eps = 0.9, 0.999, 1e-8
+    ones_n, ones_c = np.ones(N, np.float32), np.ones(C, np.float32) / C
+    causal = np.tril(np.ones((T, T), np.float32))
+    xs, ys = s["x"], s["y"]
+    k = 0
+
+    def layer_norm(x: np.ndarray, key: str) -> tuple:
+        centred = x - (x @ ones_c)[:, None]
+        inv_std = 1 / np.sqrt((centred * centred) @ ones_c + eps)[:, None]
+        x_hat = np.multiply(centred, inv_std, out=centred)
+        out = x_hat * W[key + ".weight"]
+        out += W[key + ".bias"]
+        return out, (x_hat, inv_std)
+
+    def layer_norm_back(grad: np.ndarray, key: str, cache: tuple) -> np.ndarray:
+        x_hat, inv_std = cache
+        weight = W[key + ".weight"]
+        product = grad * x_hat
+        np.matmul(ones_n, product, out=G[key + ".weight"])
+        np.matmul(ones_n, grad, out=G[key + ".bias"])
+        out = grad * weight
+        out -= (grad @ weight / C)[:, None]
+        out -= x_hat * (product @ weight / C)[:, None]
+        out *= inv_std
+        return out
+
+    def linear(x: np.ndarray, key: str) -> np.ndarray:
+        out = x @ W[key + ".weight"].T
+        if key + ".bias" in W:
+            out += W[key + ".bias"]
+        return out
+
+    def linear_back(grad: np.ndarray, x: np.ndarray, key: str) -> np.ndarray:
+        np.matmul(grad.T, x, out=G[key + ".weight"])
+        if key + ".bias" in W:
+            np.matmul(ones_n, grad, out=G[key + ".bias"])
+        return grad @ W[key + ".weight"]
+
+    def heads(a: np.ndarray) -> np.ndarray:  # (N, C) -> (B, H, T, hs)
+        return a.reshape(B, T, H, hs).transpose(0, 2, 1, 3)
+
+    def merge(a: np.ndarray) -> np.ndarray:  # (B, H, T, hs) -> (N, C)
+        return a.transpose(0, 2, 1, 3).reshape(N, C)
+
+    def step() -> float:
+        nonlocal k
+        idx, target = xs[k % len(xs)], ys[k % len(ys)]
+        k += 1
+        # ---- forward
+        x = (W["wte.weight"][idx] + W["wpe.weight"][:T]).reshape(N, C)
+        caches = []
+        for i in range(c["layers"]):
+            b = f"blocks.{i}"
+            h1, ln1 = layer_norm(x, b + ".ln_1")
+            qkv = linear(h1, b + ".attn.c_attn")
+            q, kk, vv = (heads(qkv[:, j * C : (j + 1) * C]) for j in range(3))
+            scores = q @ np.multiply(kk.swapaxes(-1, -2), hs**-0.5, order="C")
+            probs = np.exp(scores - scores.max(), out=scores)
+            probs *= causal
+            probs /= probs.sum(axis=-1, keepdims=True)
+            y = merge(probs @ vv)
+            x1 = x + linear(y, b + ".attn.c_proj")
+            h2, ln2 = layer_norm(x1, b + ".ln_2")
+            f = linear(h2, b + ".mlp.c_fc")
+            cdf, gauss = _normal_cdf_float32(f)
+            derivative = gauss * f
+            derivative *= 1 / np.sqrt(2 * np.pi, dtype=np.float32)
+            derivative += cdf
+            gelu = np.multiply(f, cdf, out=cdf)
+            x = x1 + linear(gelu, b + ".mlp.c_proj")
+            caches.append((h1, ln1, q, kk, vv, probs, y, h2, ln2, derivative, gelu))
+        hf, lnf = layer_norm(x, "ln_f")
+        logits = hf @ W["lm_head.weight"].T
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        exps = np.exp(shifted)
+        totals = exps.sum(axis=1, keepdims=True)
+        rows, labels = np.arange(N), target.reshape(-1)
+        loss = float(np.mean(np.log(totals[:, 0]) - shifted[rows, labels]))
+        # ---- backward
+        grad = np.divide(exps, totals * N, out=exps)  # (softmax - one_hot) / N
+        grad[rows, labels] -= 1 / N
+        np.matmul(grad.T, hf, out=G["lm_head.weight"])
+        dx = layer_norm_back(grad @ W["lm_head.weight"], "ln_f", lnf)
+        for i in reversed(range(c["layers"])):
+            b = f"blocks.{i}"
+            h1, ln1, q, kk, vv, probs, y, h2, ln2, derivative, gelu = caches[i]
+            dgelu = linear_back(dx, gelu, b + ".mlp.c_proj")
+            dgelu *= derivative
+            dx1 = dx + layer_norm_back(linear_back(dgelu, h2, b + ".mlp.c_fc"), b + ".ln_2", ln2)
+            dy = heads(linear_back(dx1, y, b + ".attn.c_proj"))
+            dprobs = dy @ np.ascontiguousarray(vv.swapaxes(-1, -2))
+            dprobs -= (dprobs * probs).sum(axis=-1, keepdims=True)
+            dprobs *= probs
+            dprobs *= hs**-0.5
+            dqkv = np.concatenate(
+                [merge(dprobs @ kk), merge(dprobs.swapaxes(-1, -2) @ q), merge(probs.swapaxes(-1, -2) @ dy)],
+                axis=1,
+            )
+            dx = dx1 + layer_norm_back(linear_back(dqkv, h1, b + ".attn.c_attn"), b + ".ln_1", ln1)
+        dx = dx.reshape(B, T, C)
+        np.matmul(ones_n[:B], dx.reshape(B, T * C), out=G["wpe.weight"].reshape(-1))
+        G["wte.weight"][...] = 0
+        np.add.at(G["wte.weight"], idx.reshape(-1), dx.reshape(N, C))
+        # ---- AdamW, on the flat buffers
+        t = k
+        np.subtract(flat, decay * flat, out=flat)
+        np.add(beta1 * m, (1 - beta1) * grad_flat, out=m)
+        np.add(beta2 * v, (1 - beta2) * grad_flat * grad_flat, out=v)
+        denominator = np.sqrt(v) / np.sqrt(1 - beta2**t) + adam_eps
+        np.subtract(flat, c["lr"] / (1 - beta1**t) * m / denominator, out=flat)
+        return loss
+
+    return step
+
+
 # ---- the contestants --------------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ against hand-written NumPy, and against PyTorch (CPU) and micrograd where they a
 
 For each workload it first runs a few steps of every contestant from the same weights and checks
 that their losses agree with its reference contestant's (hand-written NumPy, or PyTorch for W7
-and W8, which have no NumPy contestant) to the workload's relative tolerance, then times each
+and W8) to the workload's relative tolerance, then times each
 contestant's steps, each in a fresh process of its own, and prints the median, min and max per
 step, the ratios of medians to the reference's, and whether each target ratio is met. The
 timing runs in rounds (five by default): each round starts every contestant once, for its

@@ -17,7 +17,8 @@ tinygrad_edu's cost is the engine's own checks and bookkeeping.
 
 W1-W5 run in float64. W6-W8 (in ``curriculum.py``) are the lectures' networks in float32, as
 PyTorch trains them; their tinygrad_edu and PyTorch contestants are one function of the library
-module. W7 and W8 have no hand-written NumPy contestant: PyTorch is their reference.
+module. PyTorch is W7's and W8's reference; W8's hand-written NumPy contestant shows the floor
+of NumPy's work on it, without an engine.
 """
 
 from __future__ import annotations
@@ -923,7 +924,7 @@ def curriculum_workloads() -> list[Workload]:
             "W8",
             "tiny GPT: 2 blocks, width 64, 4 heads, context 32, batch 16, AdamW step (float32)",
             curriculum.gpt_setup,
-            curriculum.contestants(curriculum.gpt_library),
+            {"numpy": curriculum.gpt_numpy, **curriculum.contestants(curriculum.gpt_library)},
             repeats=30,
             reference="pytorch",
         ),
