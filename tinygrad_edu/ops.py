@@ -671,8 +671,7 @@ class Standardize(Function):
         if stats is not None:
             stats["mean"], stats["var"] = mean, var
         ctx.axes, ctx.eps = axes, eps
-        inv_std = np.sqrt(var + eps)
-        np.divide(1, inv_std, out=inv_std)
+        inv_std = 1 / np.sqrt(var + eps)
         x_hat = np.multiply(centred, inv_std, out=centred)  # (x - mean) / std, in place
         ctx.inv_std, ctx.x_hat = inv_std, x_hat  # kept for an ordinary backward only
         ctx.save_for_backward(x, *(() if weight is None else (weight,)))
@@ -688,8 +687,7 @@ class Standardize(Function):
         weight = weight[0] if weight else None
         axes = ctx.axes
         need_x, _, _, _, need_weight, need_bias = ctx.needs_input_grad
-        grad_bias = grad if need_bias else None  # (weight and bias were broadcast: the engine
-        # sums their gradients back to their shapes)
+        grad_bias = grad if need_bias else None  # (bias was broadcast: the engine sums it back)
         # x_hat depends on x directly and through the mean and the variance, hence two terms
         # besides g = dL/dx_hat = grad * weight:
         #     dL/dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))
@@ -697,9 +695,11 @@ class Standardize(Function):
             centred = x - _mean(x, axes)
             inv_std = (_mean(centred * centred, axes) + ctx.eps) ** -0.5
             x_hat = centred * inv_std
-            g = grad if weight is None else grad * weight
-            grad_x = inv_std * (g - _mean(g, axes) - x_hat * _mean(g * x_hat, axes))
-            grad_weight = grad * x_hat if need_weight else None
+            grad_x = None
+            if need_x:
+                g = grad if weight is None else grad * weight
+                grad_x = inv_std * (g - _mean(g, axes) - x_hat * _mean(g * x_hat, axes))
+            grad_weight = grad * x_hat if need_weight else None  # (the engine sums it back)
             return grad_x, None, None, None, grad_weight, grad_bias
         # The same on arrays, in the arrays it creates: grad * x_hat serves dL/dweight and
         # mean(g * x_hat), and the means weighted by weight need no array for g (W8's step,

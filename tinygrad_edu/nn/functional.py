@@ -265,7 +265,7 @@ class Gelu(Function):
         ctx.save_for_backward(x)
         # The derivative, computed here in gauss's array while Phi and gauss are in the cache,
         # and kept for an ordinary backward only (freed with it): one array kept instead of
-        # two, and a backward of one product (W8's step: 0.99 of its time)
+        # two, and a backward of one product (W8's step: 0.985 of its time)
         derivative = np.multiply(gauss, x, out=gauss)
         derivative *= 1 / math.sqrt(2 * math.pi)
         derivative += cdf
