@@ -333,3 +333,16 @@ def test_errors():
         layers.CELU(0)
     with pytest.raises(ValueError, match="celu: alpha must not be 0"):
         F.celu(tg.randn(2), 0.0)
+
+
+def test_gelu_of_a_0d_tensor_holds_a_numpy_scalar_like_every_op():
+    """A 0-d tensor holds a NumPy scalar (cheaper arithmetic); GELU, which computes in place,
+    keeps to it in every float dtype, with the derivative Phi(x) + x phi(x)."""
+    for dtype in (np.float64, np.float32, np.float16):
+        x = tg.tensor(np.array(0.5, dtype), requires_grad=True)
+        y = F.gelu(x)
+        assert isinstance(y.data, np.generic) and y.data.dtype == dtype
+        y.backward()
+        phi = 0.5 * math.erfc(-0.5 / math.sqrt(2))
+        expected = phi + 0.5 * math.exp(-0.125) / math.sqrt(2 * math.pi)
+        assert float(x.grad.data) == pytest.approx(expected, rel=2e-3 if dtype == np.float16 else 1e-6)

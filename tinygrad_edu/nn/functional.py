@@ -270,7 +270,8 @@ class Gelu(Function):
         derivative *= 1 / math.sqrt(2 * math.pi)
         derivative += cdf
         ctx.derivative = derivative
-        return np.multiply(x, cdf, out=cdf)
+        out = np.multiply(x, cdf, out=cdf)
+        return out[()] if out.ndim == 0 else out  # (a 0-d tensor holds a NumPy scalar)
 
     @staticmethod
     def backward(ctx: Node, grad):
