@@ -1051,7 +1051,7 @@ def scaled_dot_product_attention(
         )
     L, S = query.shape[-2], key.shape[-2]
     if is_causal:
-        mask: Any = np.tril(np.ones((L, S), dtype=bool))
+        mask: Any = _causal_mask(L, S)
     elif attn_mask is not None:
         mask = _mask_array(attn_mask, what, "attn_mask")
         _check_broadcast(what, mask, scores_shape, query, key)
@@ -1066,6 +1066,15 @@ def scaled_dot_product_attention(
     if dropout_p > 0:
         weights = dropout(weights, dropout_p, training=True)
     return weights @ value
+
+
+@functools.lru_cache(maxsize=16)
+def _causal_mask(queries: int, keys: int) -> np.ndarray:
+    """The lower-triangular (queries, keys) boolean mask of ``is_causal``, made once per shape
+    and read-only (every step of a Transformer asks for the same one)."""
+    mask = np.tril(np.ones((queries, keys), dtype=bool))
+    mask.flags.writeable = False
+    return mask
 
 
 class Attention(Function):
@@ -1126,21 +1135,23 @@ def _attention_weights(q: np.ndarray, k: np.ndarray, mask: Any, scale: float) ->
 
 def _check_qkv(what: str, query: Tensor, key: Tensor, value: Tensor) -> tuple:
     """Check the shapes and dtypes of query, key and value; return the scores' shape."""
-    shapes = f"query {query.shape}, key {key.shape}, value {value.shape}"
+    def shapes() -> str:  # (for the messages only)
+        return f"query {query.shape}, key {key.shape}, value {value.shape}"
+
     if min(query.ndim, key.ndim, value.ndim) < 2:
         raise ValueError(
             f"{what}: query (..., L, E), key (..., S, E) and value (..., S, Ev) need at least "
-            f"2 dimensions, got {shapes}"
+            f"2 dimensions, got {shapes()}"
         )
     if key.shape[-1] != query.shape[-1]:
-        raise ValueError(f"{what}: key's last dimension must equal query's (E), got {shapes}")
+        raise ValueError(f"{what}: key's last dimension must equal query's (E), got {shapes()}")
     if value.shape[-2] != key.shape[-2]:
-        raise ValueError(f"{what}: value must have as many rows as key (S), got {shapes}")
+        raise ValueError(f"{what}: value must have as many rows as key (S), got {shapes()}")
     try:
         batch = np.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
     except ValueError:
         raise ValueError(
-            f"{what}: the leading (batch) dimensions do not broadcast: {shapes}"
+            f"{what}: the leading (batch) dimensions do not broadcast: {shapes()}"
         ) from None
     dtypes = {query.dtype, key.dtype, value.dtype}
     if len(dtypes) > 1 or query.dtype.kind != "f":
