@@ -209,6 +209,13 @@ def test_split_and_chunk_give_pytorchs_pieces():
     assert [p.shape for p in x.split(3, 2)] == [tuple(p.shape) for p in t.split(3, 2)]
     assert [p.shape for p in x.chunk(3, 1)] == [tuple(p.shape) for p in t.chunk(3, 1)]
     assert len(x.unbind(0)) == 3
+    pieces = x.split([1, 3, 1], 2)  # the pieces' values, from their slices
+    for piece, theirs in zip(pieces, t.split([1, 3, 1], 2)):
+        np.testing.assert_array_equal(piece.data, theirs.numpy())
+    with pytest.raises(ValueError, match="add up to 7"):
+        x.split([3, 4], 2)
+    with pytest.raises(ValueError, match="must not be negative"):
+        x.split([6, -1], 2)
 
 
 @SETTINGS

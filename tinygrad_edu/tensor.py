@@ -870,8 +870,13 @@ class Tensor:
                 raise ValueError(
                     f"split: sizes {sizes} add up to {sum(sizes)}, but dimension {d} has {n}"
                 )
-        starts = np.cumsum([0] + sizes[:-1])
-        return tuple(self.narrow(d, int(a), k) for a, k in zip(starts, sizes))
+        if min(sizes) < 0:
+            raise ValueError(f"split: sizes must not be negative, got {sizes}")
+        lead, start, pieces = (slice(None),) * d, 0, []
+        for size in sizes:  # (the checks of narrow are done above, once for all the pieces)
+            pieces.append(ops.Index.apply(self, lead + (slice(start, start + size),)))
+            start += size
+        return tuple(pieces)
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         """At most ``chunks`` pieces of equal size (the last may be smaller), as PyTorch."""

@@ -380,7 +380,10 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 def _normalized_shape(normalized_shape: Any, layer: str) -> tuple[int, ...]:
     """An int or a sequence of ints as a tuple of non-negative ints."""
-    shape = (normalized_shape,) if np.ndim(normalized_shape) == 0 else tuple(normalized_shape)
+    if isinstance(normalized_shape, (int, np.integer)):
+        shape: tuple = (normalized_shape,)
+    else:
+        shape = (normalized_shape,) if np.ndim(normalized_shape) == 0 else tuple(normalized_shape)
     if not shape or any(
         isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0 for n in shape
     ):
