@@ -736,14 +736,14 @@ def _weighted_mean(values: np.ndarray, weight: Any, axes: tuple[int, ...]) -> np
     (layer norm's), one matrix-vector product of values' rows with weight / count."""
     if weight is None:
         return _mean(values, axes)
-    shape = (1,) * (values.ndim - weight.ndim) + weight.shape
-    if all(shape[a] == 1 for a in axes):
-        return _mean(values, axes) * weight
-    last = tuple(range(values.ndim - weight.ndim, values.ndim))
-    if axes == last and shape[-weight.ndim :] == values.shape[-weight.ndim :]:
+    lead = values.ndim - weight.ndim  # the axes weight is broadcast along
+    if axes == tuple(range(lead, values.ndim)) and weight.shape == values.shape[lead:]:
         count = weight.size
         means = values.reshape(-1, count) @ (weight.reshape(-1) / count)
-        return means.reshape(values.shape[: values.ndim - weight.ndim] + (1,) * weight.ndim)
+        return means.reshape(values.shape[:lead] + (1,) * weight.ndim)
+    shape = (1,) * lead + weight.shape
+    if all(shape[a] == 1 for a in axes):
+        return _mean(values, axes) * weight
     return _mean(values * weight, axes)
 
 
