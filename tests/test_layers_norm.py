@@ -870,3 +870,14 @@ def test_embedding_errors_name_the_layer_the_index_and_num_embeddings():
     with pytest.raises(ValueError, match=r"from_pretrained: embeddings must be 2-D"):
         Embedding.from_pretrained(np.zeros(3))
     assert emb(np.zeros((0, 2), dtype=np.int64)).shape == (0, 2, 3)  # no indices: no error
+
+
+def test_layer_norm_with_only_the_bias_learning():
+    """Input and weight frozen, the bias alone requires grad: its gradient is the upstream
+    gradient summed over the rows, and nothing else is computed or handed out."""
+    rng = np.random.default_rng(4)
+    x, upstream = tg.tensor(rng.standard_normal((5, 6))), rng.standard_normal((5, 6))
+    weight, bias = tg.tensor(rng.standard_normal(6)), tg.tensor(np.zeros(6), requires_grad=True)
+    F.layer_norm(x, (6,), weight, bias).backward(tg.tensor(upstream))
+    np.testing.assert_allclose(bias.grad.data, upstream.sum(axis=0), rtol=1e-13)
+    assert x.grad is None and weight.grad is None

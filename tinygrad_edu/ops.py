@@ -704,6 +704,8 @@ class Standardize(Function):
         # The same on arrays, in the arrays it creates: grad * x_hat serves dL/dweight and
         # mean(g * x_hat), and the means weighted by weight need no array for g (W8's step,
         # five LayerNorms: about 0.98 of its time)
+        if not (need_x or need_weight):  # (only the bias learns: nothing more to compute)
+            return None, None, None, None, None, grad_bias
         inv_std, x_hat = ctx.inv_std, ctx.x_hat
         product = grad * x_hat
         grad_weight = sum_to_shape(product, weight.shape) if need_weight else None

@@ -394,8 +394,13 @@ def _normalized_shape(normalized_shape: Any, layer: str) -> tuple[int, ...]:
     return tuple(int(n) for n in shape)
 
 
+def _fits_normalized(shape: tuple, normalized: tuple) -> bool:
+    """Whether ``shape`` ends with the ``normalized`` dimensions."""
+    return len(shape) >= len(normalized) and shape[len(shape) - len(normalized) :] == normalized
+
+
 def _check_normalized_input(layer: str, shape: tuple, normalized: tuple) -> None:
-    if len(shape) < len(normalized) or shape[len(shape) - len(normalized) :] != normalized:
+    if not _fits_normalized(shape, normalized):
         raise ValueError(
             f"{layer}: expected an input of shape (*, {', '.join(map(str, normalized))}), whose "
             f"last dimensions are normalized_shape={normalized}, got input of shape {shape}"

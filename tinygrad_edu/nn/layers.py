@@ -505,7 +505,7 @@ class LayerNorm(Module):
 
     def forward(self, input: Any) -> Any:
         x = _layer_input(input, self.weight)
-        if x.shape[x.ndim - len(self.normalized_shape) :] != self.normalized_shape:
+        if not F._fits_normalized(x.shape, self.normalized_shape):
             name = f"LayerNorm({self.normalized_shape})"  # (the error names the layer)
             F._check_normalized_input(name, x.shape, self.normalized_shape)
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
