@@ -821,6 +821,16 @@ def test_layer_norm_errors():
         r"normalized_shape \(3,\)",
     ):
         F.layer_norm(tg.randn(2, 3), 3, tg.ones(4))
+    with pytest.raises(ValueError, match=r"layer_norm: bias has shape \(2,\), expected"):
+        F.layer_norm(tg.randn(2, 3), 3, None, tg.zeros(2))
+    layer = LayerNorm(3)  # a weight or bias replaced with one of another shape: the module too
+    layer.weight = tg.nn.Parameter(tg.ones(1))
+    with pytest.raises(ValueError, match=r"layer_norm: weight has shape \(1,\), expected"):
+        layer(tg.randn(2, 3))
+    layer = LayerNorm(3)
+    layer.bias = tg.nn.Parameter(tg.zeros(3, 1))
+    with pytest.raises(ValueError, match=r"layer_norm: bias has shape \(3, 1\), expected"):
+        layer(tg.randn(2, 3))
     with pytest.raises(ValueError, match="LayerNorm: normalized_shape must be an int or"):
         LayerNorm([])
     with pytest.raises(ValueError, match="LayerNorm: normalized_shape must be an int or"):

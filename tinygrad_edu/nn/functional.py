@@ -420,14 +420,25 @@ def layer_norm(
     normalized = _normalized_shape(normalized_shape, "layer_norm")
     x = to_tensor(input)
     _check_normalized_input("layer_norm", x.shape, normalized)
-    for name, value in (("weight", weight), ("bias", bias)):
-        if value is not None and tuple(value.shape) != normalized:
-            raise ValueError(
-                f"layer_norm: {name} has shape {tuple(value.shape)}, expected normalized_shape "
-                f"{normalized}"
-            )
+    return _layer_norm(x, normalized, weight, bias, eps)
+
+
+def _layer_norm(x: Tensor, normalized: tuple, weight: Any, bias: Any, eps: float) -> Tensor:
+    """`layer_norm` of a Tensor whose shape ends with ``normalized``, a tuple of ints: the
+    caller has checked both (nn.LayerNorm checks its input, and its shape at construction)."""
+    if weight is not None and weight.shape != normalized:
+        _raise_affine_shape("weight", weight, normalized)
+    if bias is not None and bias.shape != normalized:
+        _raise_affine_shape("bias", bias, normalized)
     axes = tuple(range(x.ndim - len(normalized), x.ndim))
     return _standardize(x, axes, eps, None, weight, bias)
+
+
+def _raise_affine_shape(name: str, value: Any, normalized: tuple) -> None:
+    raise ValueError(
+        f"layer_norm: {name} has shape {tuple(value.shape)}, expected normalized_shape "
+        f"{normalized}"
+    )
 
 
 def _standardize(

@@ -508,7 +508,7 @@ class LayerNorm(Module):
         if not F._fits_normalized(x.shape, self.normalized_shape):
             name = f"LayerNorm({self.normalized_shape})"  # (the error names the layer)
             F._check_normalized_input(name, x.shape, self.normalized_shape)
-        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return F._layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return (
