@@ -553,7 +553,7 @@ def _update_running_stats(
 # ---- embedding --------------------------------------------------------------------------------
 
 
-def _embedding_indices(input: Any, num_embeddings: int, layer: str) -> np.ndarray:
+def _embedding_indices(input: Any, num_embeddings: int, layer: Any) -> np.ndarray:
     """The integer indices in ``input`` (any shape) as an array, checked to be row numbers of
     a table of ``num_embeddings`` rows. Negative indices are refused (NumPy would count them
     from the end; PyTorch raises)."""
@@ -583,7 +583,7 @@ def _out_of_range(indices: np.ndarray, size: int) -> int | None:
     return None
 
 
-def _padding_index(padding_idx: int | None, num_embeddings: int, layer: str) -> int | None:
+def _padding_index(padding_idx: int | None, num_embeddings: int, layer: Any) -> int | None:
     """``padding_idx`` as a row number in [0, num_embeddings) (a negative one counts from the
     end, as in PyTorch), or None."""
     if padding_idx is None:
@@ -600,8 +600,9 @@ def _padding_index(padding_idx: int | None, num_embeddings: int, layer: str) -> 
     return int(padding_idx) % num_embeddings
 
 
-def _embedding(input: Any, weight: Tensor, padding_idx: int | None, layer: str) -> Tensor:
-    """``embedding`` with errors that name ``layer`` (nn.Embedding passes its own name)."""
+def _embedding(input: Any, weight: Tensor, padding_idx: int | None, layer: Any) -> Tensor:
+    """``embedding`` with errors that name ``layer``: a name, or nn.Embedding itself, whose
+    repr names it."""
     if weight.ndim != 2:
         raise ValueError(
             f"{layer}: weight must be a 2-D table (num_embeddings, embedding_dim), got shape "

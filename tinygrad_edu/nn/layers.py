@@ -332,7 +332,8 @@ class Embedding(Module):
         return layer
 
     def forward(self, input: Any) -> Any:
-        return F._embedding(input, self.weight, self.padding_idx, f"Embedding({self.extra_repr()})")
+        # (the layer itself for the errors: its repr, "Embedding(65, 64)", is built only then)
+        return F._embedding(input, self.weight, self.padding_idx, self)
 
     def extra_repr(self) -> str:
         padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
