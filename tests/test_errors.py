@@ -100,6 +100,7 @@ MISTAKES = {
     "reshape_minus_one": (lambda a, b: a.reshape(4, -1), ValueError, ["reshape", "(2, 3)"]),
     "reshape_two_minus_ones": (lambda a, b: a.reshape(-1, -1), ValueError, ["reshape", "-1"]),
     "view": (lambda a, b: a.view(7), ValueError, ["reshape", "(2, 3)"]),
+    "reshape_negative": (lambda a, b: a.reshape(-2, -3), ValueError, ["reshape", "(-2, -3)"]),
     "expand": (lambda a, b: a.expand(3, 3), ValueError, ["expand", "(2, 3)", "(3, 3)"]),
     "expand_fewer_dims": (lambda a, b: a.expand(3), ValueError, ["expand", "(2, 3)"]),
     "expand_new_minus_one": (lambda a, b: a.expand(-1, 2, 3), ValueError, ["expand", "-1"]),

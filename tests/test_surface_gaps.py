@@ -449,3 +449,15 @@ def test_a_module_dict_and_ignore_index_move_to_pytorch_and_back():
     back = tg.from_torch(theirs)
     assert isinstance(back, nn.ModuleDict) and back["loss"].ignore_index == -1
     np.testing.assert_array_equal(back["head"].weight.data, model["head"].weight.data)
+
+
+def test_reshape_takes_numpy_ints_and_returns_python_ints():
+    """A shape of NumPy integers (sizes computed with NumPy) is taken as ints, as the plain
+    one is; zero sizes and one -1 work as in PyTorch."""
+    x = tg.arange(6.0)
+    for shape in [(np.int64(3), 2), (3, np.int32(2)), (3, -1), (np.int64(-1), 2)]:
+        y = x.view(*shape)
+        assert y.shape == (3, 2) and all(type(n) is int for n in y.shape)
+        np.testing.assert_array_equal(y.numpy(), np.arange(6.0).reshape(3, 2))
+    assert tg.zeros(0, 3).view(3, 0).shape == (3, 0)
+    assert tg.zeros(0, 3).reshape(-1, 3).shape == (0, 3)
