@@ -699,7 +699,7 @@ class Tensor:
         if self.ndim < 2:
             return self
         axes = list(range(self.ndim))
-        a, b = _axes("transpose", (dim0, dim1), self.ndim, unique=False)
+        (a,), (b,) = _axes("transpose", dim0, self.ndim), _axes("transpose", dim1, self.ndim)
         axes[a], axes[b] = axes[b], axes[a]
         return ops.Permute.apply(self, tuple(axes))
 
@@ -1715,6 +1715,8 @@ def _plain(x: Any) -> Any:
 
 def _axes(op: str, axis: Axis, ndim: int, unique: bool = True) -> tuple[int, ...] | None:
     """Normalise an axis argument to a tuple of non-negative ints, checking the range."""
+    if type(axis) is int and -ndim <= axis < ndim:  # the usual case, one dim in range, first
+        return (axis % ndim,)
     if axis is None:
         return None
     if isinstance(axis, (int, np.integer)):
