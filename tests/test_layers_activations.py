@@ -354,3 +354,14 @@ def test_gelu_of_a_0d_tensor_holds_a_numpy_scalar_like_every_op():
         phi = 0.5 * math.erfc(-0.5 / math.sqrt(2))
         expected = phi + 0.5 * math.exp(-0.125) / math.sqrt(2 * math.pi)
         assert float(x.grad.data) == pytest.approx(expected, rel=2e-3 if dtype == np.float16 else 1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_gelu_of_an_empty_tensor_is_empty(dtype):
+    """No element, no reduction to fail on: an empty float32 or float16 input gives an empty
+    output and an empty gradient (the CDF once took the max of its input)."""
+    x = tg.Tensor(np.zeros((0, 3), dtype), requires_grad=True)
+    y = F.gelu(x)
+    y.sum().backward()
+    assert y.shape == (0, 3) and y.dtype == dtype
+    assert x.grad.shape == (0, 3) and x.grad.dtype == dtype
