@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import math
 import os
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -436,13 +437,12 @@ def gpt_numpy(s: dict) -> Callable[[], float]:
     flat, grad_flat = np.zeros(sum(sizes), np.float32), np.zeros(sum(sizes), np.float32)
     ends = np.cumsum(sizes)
     W, G = {}, {}
+    decay = np.zeros_like(flat)  # lr * weight decay for the matrices, 0 for biases and norms
     for name, end, size in zip(names, ends, sizes):
         shape = s["weights"][name].shape
         W[name], G[name] = (a[end - size : end].reshape(shape) for a in (flat, grad_flat))
         W[name][...] = s["weights"][name]
-    decay = np.zeros_like(flat)  # lr * weight decay for the matrices, 0 for biases and norms
-    for name, end, size in zip(names, ends, sizes):
-        if s["weights"][name].ndim >= 2:
+        if len(shape) >= 2:
             decay[end - size : end] = c["lr"] * c["weight_decay"]
     m, v = np.zeros_like(flat), np.zeros_like(flat)
     beta1, beta2, adam_eps = 0.9, 0.999, 1e-8
@@ -553,7 +553,7 @@ def gpt_numpy(s: dict) -> Callable[[], float]:
         np.subtract(flat, decay * flat, out=flat)
         np.add(beta1 * m, (1 - beta1) * grad_flat, out=m)
         np.add(beta2 * v, (1 - beta2) * grad_flat * grad_flat, out=v)
-        denominator = np.sqrt(v) / np.sqrt(1 - beta2**t) + adam_eps
+        denominator = np.sqrt(v) / math.sqrt(1 - beta2**t) + adam_eps  # (float32 throughout)
         np.subtract(flat, c["lr"] / (1 - beta1**t) * m / denominator, out=flat)
         return loss
 

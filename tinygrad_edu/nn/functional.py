@@ -196,14 +196,13 @@ def _select(mask: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _horner(coefficients: np.ndarray, v: np.ndarray) -> np.ndarray:
     """c0 + c1 v + c2 v^2 + ... as c0 + v (c1 + v (c2 + ...)), updating one array in place
-    (a constant term of zero not added)."""
-    *lower, leading = coefficients
-    out = v * leading
-    for c in lower[:0:-1]:
+    (a constant term of zero is not added)."""
+    out = v * coefficients[-1]
+    for c in coefficients[-2:0:-1]:
         out += c
         out *= v
-    if lower[0] != 0:
-        out += lower[0]
+    if coefficients[0] != 0:
+        out += coefficients[0]
     return out
 
 
@@ -408,10 +407,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 def _normalized_shape(normalized_shape: Any, layer: str) -> tuple[int, ...]:
     """An int or a sequence of ints as a tuple of non-negative ints."""
-    if isinstance(normalized_shape, (int, np.integer)):
-        shape: tuple = (normalized_shape,)
-    else:
-        shape = (normalized_shape,) if np.ndim(normalized_shape) == 0 else tuple(normalized_shape)
+    shape = (normalized_shape,) if np.ndim(normalized_shape) == 0 else tuple(normalized_shape)
     if not shape or any(
         isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0 for n in shape
     ):
