@@ -644,6 +644,96 @@ def test_standardize_equals_its_composition(shape, axes, affine_shape, affine):
     assert tg.gradgradcheck(standardize, inputs)
 
 
+@pytest.mark.parametrize("affine", ["none", "weight", "bias", "both"])
+@pytest.mark.parametrize(
+    "shape, normalized", [((2, 3, 5), (5,)), ((2, 3, 5), (3, 5)), ((4, 6), (6,)), ((7,), (7,))]
+)
+def test_layer_norm_node_equals_its_composition(shape, normalized, affine):
+    """layer_norm's one node, on rows, against the nine operations it stands for: values, the
+    gradients of x, weight and bias, and finite differences (first and second derivatives)."""
+    rng = np.random.default_rng(8)
+    data = rng.standard_normal(shape) * 3 + 1
+    upstream = rng.standard_normal(shape)
+    values = {"weight": rng.standard_normal(normalized), "bias": rng.standard_normal(normalized)}
+    given = {name: v for name, v in values.items() if affine in (name, "both")}
+    node_x, composed_x = leaf(data), leaf(data)
+    node_p = {name: leaf(v) for name, v in given.items()}
+    composed_p = {name: leaf(v) for name, v in given.items()}
+    node = ops.LayerNorm.apply(node_x, normalized, 1e-5, node_p.get("weight"), node_p.get("bias"))
+    assert node.grad_fn.name == "LayerNorm" and node.shape == shape
+    axes = tuple(range(len(shape) - len(normalized), len(shape)))
+    centred = composed_x - composed_x.mean(dim=axes, keepdim=True)
+    composed = centred / ((centred * centred).mean(dim=axes, keepdim=True) + 1e-5).sqrt()
+    if "weight" in given:
+        composed = composed * composed_p["weight"]
+    if "bias" in given:
+        composed = composed + composed_p["bias"]
+    node.backward(upstream)
+    composed.backward(upstream)
+    np.testing.assert_allclose(node.data, composed.data, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(node_x.grad.data, composed_x.grad.data, rtol=1e-10, atol=1e-12)
+    for name in given:
+        assert node_p[name].grad.shape == normalized
+        np.testing.assert_allclose(
+            node_p[name].grad.data, composed_p[name].grad.data, rtol=1e-10, atol=1e-12
+        )
+    names = list(given)
+
+    def layer_norm(a, *params):
+        p = dict(zip(names, params))
+        return ops.LayerNorm.apply(a, normalized, 1e-5, p.get("weight"), p.get("bias"))
+
+    inputs = [leaf(data), *(leaf(v) for v in given.values())]
+    assert tg.gradcheck(layer_norm, inputs)
+    assert tg.gradgradcheck(layer_norm, inputs)
+
+
+def test_layer_norm_node_on_float32_empty_and_transposed_inputs():
+    """The rows of layer_norm's node in float32 (as PyTorch's), with no rows or no values in
+    a row (an empty result, no warning), and from a transposed input (its rows are copied)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((4, 3, 8)).astype(np.float32)
+    w, b = (rng.standard_normal(8).astype(np.float32) for _ in range(2))
+    ours = ops.LayerNorm.apply(tg.tensor(x), (8,), 1e-5, tg.tensor(w), tg.tensor(b))
+    theirs = torch.nn.functional.layer_norm(torch.tensor(x), (8,), torch.tensor(w), torch.tensor(b))
+    assert ours.dtype == np.float32
+    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-5, atol=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for shape, normalized in [((0, 4), (4,)), ((3, 0), (0,))]:
+            empty = leaf(np.zeros(shape))
+            out = ops.LayerNorm.apply(empty, normalized, 1e-5, None, None)
+            out.backward(np.zeros(shape))
+            assert out.shape == shape and empty.grad.shape == shape
+    data = rng.standard_normal((6, 4))
+    x, reference = leaf(data), leaf(data.T.copy())
+    ops.LayerNorm.apply(x.T, (6,), 1e-5, None, None).backward(np.arange(24.0).reshape(4, 6))
+    ops.LayerNorm.apply(reference, (6,), 1e-5, None, None).backward(np.arange(24.0).reshape(4, 6))
+    np.testing.assert_allclose(x.grad.data, reference.grad.data.T, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+@pytest.mark.parametrize("n", [1, 6, 64, 5000])
+def test_row_means_and_column_sums(n, dtype):
+    """`ops._row_means` (a matrix-vector product with weight / n, or NumPy's mean for long
+    rows and dtypes BLAS has not) and `ops._column_sums` against NumPy."""
+    rng = np.random.default_rng(n)
+    rows = rng.standard_normal((5, n)).astype(dtype)
+    weight = rng.standard_normal(n).astype(dtype)
+    tolerance = {np.float64: 1e-12, np.float32: 1e-5, np.float16: 1e-2}[dtype]
+    expected = rows.astype(np.float64).mean(axis=1, keepdims=True)
+    got = ops._row_means(rows)
+    assert got.shape == (5, 1) and got.dtype == dtype
+    np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
+    weighted = (rows.astype(np.float64) * weight).mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(ops._row_means(rows, weight), weighted, rtol=tolerance, atol=tolerance)
+    sums = ops._column_sums(rows)
+    assert sums.shape == (n,) and sums.dtype == dtype
+    np.testing.assert_allclose(sums, rows.astype(np.float64).sum(axis=0), rtol=tolerance, atol=tolerance)
+    assert ops._row_means(np.zeros((3, 0), dtype)).shape == (3, 1)
+
+
 def test_standardize_output_changed_in_place_leaves_its_gradient_right():
     """Without weight and bias the output is a copy of what backward keeps: changing it in
     place (under no_grad) cannot change the gradient."""

@@ -454,8 +454,7 @@ def _layer_norm(x: Tensor, normalized: tuple, weight: Any, bias: Any, eps: float
         _raise_affine_shape("weight", weight, normalized)
     if bias is not None and bias.shape != normalized:
         _raise_affine_shape("bias", bias, normalized)
-    axes = tuple(range(x.ndim - len(normalized), x.ndim))
-    return _standardize(x, axes, eps, None, weight, bias)
+    return _normalise(ops.LayerNorm, x, (normalized, eps), weight, bias)
 
 
 def _raise_affine_shape(name: str, value: Any, normalized: tuple) -> None:
@@ -465,15 +464,16 @@ def _raise_affine_shape(name: str, value: Any, normalized: tuple) -> None:
     )
 
 
-def _standardize(
-    x: Tensor, axes: tuple, eps: float, stats: dict | None, weight: Any, bias: Any
+def _normalise(
+    node: type[Function], x: Tensor, options: tuple, weight: Any, bias: Any
 ) -> Tensor:
-    """(x - mean) / sqrt(var + eps) * weight + bias over ``axes`` (`ops.Standardize`); weight
-    and bias of another dtype than x's are applied after it, by the operators, so that
-    PyTorch's type promotion decides the result's dtype."""
+    """``node.apply(x, *options, weight, bias)``, a normalisation (`ops.Standardize`,
+    `ops.LayerNorm`) with its affine part, x_hat * weight + bias, in the node; weight and bias
+    of another dtype than x's are applied after it, by the operators, so that PyTorch's type
+    promotion decides the result's dtype."""
     if all(v is None or v.dtype == x.dtype for v in (weight, bias)):
-        return ops.Standardize.apply(x, axes, eps, stats, weight, bias)
-    y = ops.Standardize.apply(x, axes, eps, stats, None, None)
+        return node.apply(x, *options, weight, bias)
+    y = node.apply(x, *options, None, None)
     if weight is not None:
         y = y * weight
     if bias is not None:
@@ -535,7 +535,7 @@ def batch_norm(
     if training:
         stats: dict = {}  # the batch's mean and variance, for the running statistics
         axes = (0, *range(2, x.ndim))
-        y = _standardize(x, axes, eps, stats, c.get("weight"), c.get("bias"))
+        y = _normalise(ops.Standardize, x, (axes, eps, stats), c.get("weight"), c.get("bias"))
         count = x.numel() // x.shape[1]
         _update_running_stats(
             running_mean, running_var, stats["mean"], stats["var"], count, momentum
