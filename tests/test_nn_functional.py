@@ -592,76 +592,20 @@ def test_fused_linear_keeps_float32_and_checks_shapes():
         F.linear(x, w, tg.zeros(4))
 
 
-@pytest.mark.parametrize("affine", ["none", "weight", "bias", "both"])
-@pytest.mark.parametrize(
-    "shape, axes, affine_shape",
-    [((6, 4), (0,), (4,)), ((3, 4, 5), (0, 2), (4, 1)), ((2, 3, 5), (2,), (5,))],
-)
-def test_standardize_equals_its_composition(shape, axes, affine_shape, affine):
-    """batch_norm's and layer_norm's one node against the nine it stands for: values, the
-    gradients of x, weight and bias, the batch statistics, and finite differences (first and
-    second derivatives)."""
-    rng = np.random.default_rng(6)
+def _check_normalisation_node(apply, name, shape, axes, affine_shape, affine, seed):
+    """A normalisation's one node, ``apply(x, weight, bias)`` (either may be None), against
+    the nine operations it stands for over ``axes``: values, the gradients of x, weight and
+    bias, and finite differences (first and second derivatives)."""
+    rng = np.random.default_rng(seed)
     data = rng.standard_normal(shape) * 3 + 1
     upstream = rng.standard_normal(shape)
     values = {"weight": rng.standard_normal(affine_shape), "bias": rng.standard_normal(affine_shape)}
-    given = {name: v for name, v in values.items() if affine in (name, "both")}
-    fused_x, composed_x = leaf(data), leaf(data)
-    fused_p = {name: leaf(v) for name, v in given.items()}
-    composed_p = {name: leaf(v) for name, v in given.items()}
-    stats = {}
-    fused = ops.Standardize.apply(
-        fused_x, axes, 1e-5, stats, fused_p.get("weight"), fused_p.get("bias")
-    )
-    assert fused.grad_fn.name == "Standardize"
-    mean = composed_x.mean(dim=axes, keepdim=True)
-    centred = composed_x - mean
-    var = (centred * centred).mean(dim=axes, keepdim=True)
-    composed = centred / (var + 1e-5).sqrt()
-    if "weight" in given:
-        composed = composed * composed_p["weight"]
-    if "bias" in given:
-        composed = composed + composed_p["bias"]
-    fused.backward(upstream)
-    composed.backward(upstream)
-    np.testing.assert_allclose(fused.data, composed.data, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(fused_x.grad.data, composed_x.grad.data, rtol=1e-10, atol=1e-12)
-    for name in given:
-        assert fused_p[name].grad.shape == affine_shape
-        np.testing.assert_allclose(
-            fused_p[name].grad.data, composed_p[name].grad.data, rtol=1e-10, atol=1e-12
-        )
-    np.testing.assert_allclose(stats["mean"], mean.data, rtol=1e-13)
-    np.testing.assert_allclose(stats["var"], var.data, rtol=1e-13)
-    names = list(given)
-
-    def standardize(a, *params):
-        p = dict(zip(names, params))
-        return ops.Standardize.apply(a, axes, 1e-5, None, p.get("weight"), p.get("bias"))
-
-    inputs = [leaf(data), *(leaf(v) for v in given.values())]
-    assert tg.gradcheck(standardize, inputs)
-    assert tg.gradgradcheck(standardize, inputs)
-
-
-@pytest.mark.parametrize("affine", ["none", "weight", "bias", "both"])
-@pytest.mark.parametrize(
-    "shape, normalized", [((2, 3, 5), (5,)), ((2, 3, 5), (3, 5)), ((4, 6), (6,)), ((7,), (7,))]
-)
-def test_layer_norm_node_equals_its_composition(shape, normalized, affine):
-    """layer_norm's one node, on rows, against the nine operations it stands for: values, the
-    gradients of x, weight and bias, and finite differences (first and second derivatives)."""
-    rng = np.random.default_rng(8)
-    data = rng.standard_normal(shape) * 3 + 1
-    upstream = rng.standard_normal(shape)
-    values = {"weight": rng.standard_normal(normalized), "bias": rng.standard_normal(normalized)}
-    given = {name: v for name, v in values.items() if affine in (name, "both")}
+    given = {key: v for key, v in values.items() if affine in (key, "both")}
     node_x, composed_x = leaf(data), leaf(data)
-    node_p = {name: leaf(v) for name, v in given.items()}
-    composed_p = {name: leaf(v) for name, v in given.items()}
-    node = ops.LayerNorm.apply(node_x, normalized, 1e-5, node_p.get("weight"), node_p.get("bias"))
-    assert node.grad_fn.name == "LayerNorm" and node.shape == shape
-    axes = tuple(range(len(shape) - len(normalized), len(shape)))
+    node_p = {key: leaf(v) for key, v in given.items()}
+    composed_p = {key: leaf(v) for key, v in given.items()}
+    node = apply(node_x, node_p.get("weight"), node_p.get("bias"))
+    assert node.grad_fn.name == name and node.shape == shape
     centred = composed_x - composed_x.mean(dim=axes, keepdim=True)
     composed = centred / ((centred * centred).mean(dim=axes, keepdim=True) + 1e-5).sqrt()
     if "weight" in given:
@@ -672,20 +616,52 @@ def test_layer_norm_node_equals_its_composition(shape, normalized, affine):
     composed.backward(upstream)
     np.testing.assert_allclose(node.data, composed.data, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(node_x.grad.data, composed_x.grad.data, rtol=1e-10, atol=1e-12)
-    for name in given:
-        assert node_p[name].grad.shape == normalized
+    for key in given:
+        assert node_p[key].grad.shape == affine_shape
         np.testing.assert_allclose(
-            node_p[name].grad.data, composed_p[name].grad.data, rtol=1e-10, atol=1e-12
+            node_p[key].grad.data, composed_p[key].grad.data, rtol=1e-10, atol=1e-12
         )
     names = list(given)
 
-    def layer_norm(a, *params):
+    def normalise(a, *params):
         p = dict(zip(names, params))
-        return ops.LayerNorm.apply(a, normalized, 1e-5, p.get("weight"), p.get("bias"))
+        return apply(a, p.get("weight"), p.get("bias"))
 
     inputs = [leaf(data), *(leaf(v) for v in given.values())]
-    assert tg.gradcheck(layer_norm, inputs)
-    assert tg.gradgradcheck(layer_norm, inputs)
+    assert tg.gradcheck(normalise, inputs)
+    assert tg.gradgradcheck(normalise, inputs)
+
+
+@pytest.mark.parametrize("affine", ["none", "weight", "bias", "both"])
+@pytest.mark.parametrize(
+    "shape, axes, affine_shape",
+    [((6, 4), (0,), (4,)), ((3, 4, 5), (0, 2), (4, 1)), ((2, 3, 5), (2,), (5,))],
+)
+def test_standardize_equals_its_composition(shape, axes, affine_shape, affine):
+    """batch_norm's one node (over any axes) against its composition, and the batch
+    statistics it reports."""
+    _check_normalisation_node(
+        lambda x, w, b: ops.Standardize.apply(x, axes, 1e-5, None, w, b),
+        "Standardize", shape, axes, affine_shape, affine, seed=6,
+    )
+    data = np.random.default_rng(7).standard_normal(shape)
+    stats = {}
+    ops.Standardize.apply(leaf(data), axes, 1e-5, stats, None, None)
+    np.testing.assert_allclose(stats["mean"], data.mean(axis=axes, keepdims=True), rtol=1e-13)
+    np.testing.assert_allclose(stats["var"], data.var(axis=axes, keepdims=True), rtol=1e-13)
+
+
+@pytest.mark.parametrize("affine", ["none", "weight", "bias", "both"])
+@pytest.mark.parametrize(
+    "shape, normalized", [((2, 3, 5), (5,)), ((2, 3, 5), (3, 5)), ((4, 6), (6,)), ((7,), (7,))]
+)
+def test_layer_norm_node_equals_its_composition(shape, normalized, affine):
+    """layer_norm's one node, on rows, against its composition over the last axes."""
+    axes = tuple(range(len(shape) - len(normalized), len(shape)))
+    _check_normalisation_node(
+        lambda x, w, b: ops.LayerNorm.apply(x, normalized, 1e-5, w, b),
+        "LayerNorm", shape, axes, normalized, affine, seed=8,
+    )
 
 
 def test_layer_norm_node_on_float32_empty_and_transposed_inputs():
