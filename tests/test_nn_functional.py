@@ -11,6 +11,7 @@ import pytest
 import tinygrad_edu as tg
 import tinygrad_edu.nn.functional as F
 from tinygrad_edu import nn, ops
+from tinygrad_edu.autograd import sum_axes
 
 REDUCTIONS = ["mean", "sum", "none"]
 
@@ -693,7 +694,8 @@ def test_layer_norm_node_on_float32_empty_and_transposed_inputs():
 @pytest.mark.parametrize("n", [1, 6, 64, 5000])
 def test_row_means_and_column_sums(n, dtype):
     """`ops._row_means` (a matrix-vector product with weight / n, or NumPy's mean for long
-    rows and dtypes BLAS has not) and `ops._column_sums` against NumPy."""
+    rows and dtypes BLAS has not) and the sums over the rows layer norm's backward takes
+    (`sum_axes` over the first axis) against NumPy."""
     rng = np.random.default_rng(n)
     rows = rng.standard_normal((5, n)).astype(dtype)
     weight = rng.standard_normal(n).astype(dtype)
@@ -704,7 +706,7 @@ def test_row_means_and_column_sums(n, dtype):
     np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
     weighted = (rows.astype(np.float64) * weight).mean(axis=1, keepdims=True)
     np.testing.assert_allclose(ops._row_means(rows, weight), weighted, rtol=tolerance, atol=tolerance)
-    sums = ops._column_sums(rows)
+    sums = sum_axes(rows, (0,))
     assert sums.shape == (n,) and sums.dtype == dtype
     np.testing.assert_allclose(sums, rows.astype(np.float64).sum(axis=0), rtol=tolerance, atol=tolerance)
     assert ops._row_means(np.zeros((3, 0), dtype)).shape == (3, 1)

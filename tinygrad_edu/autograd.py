@@ -644,11 +644,11 @@ def sum_axes(x: Any, axes: tuple[int, ...], keepdims: bool = False) -> Any:
     total = None
     if 0 < count < nd and axes == tuple(range(count)):  # ones (rows,) @ (rows, rest)
         rest = math.prod(x.shape[count:])
-        total = _ones(x.size // rest, x.dtype) @ x.reshape(-1, rest)
+        total = _vector_of(1, x.size // rest, x.dtype) @ x.reshape(-1, rest)
     elif 0 < count < nd and axes == tuple(range(nd - count, nd)):
         row = math.prod(x.shape[nd - count :])  # (rest, row) @ ones (row,)
         if row <= _LONGEST_ROW:
-            total = x.reshape(-1, row) @ _ones(row, x.dtype)
+            total = x.reshape(-1, row) @ _vector_of(1, row, x.dtype)
     if total is None:
         return x.sum(axis=axes, keepdims=keepdims)
     if keepdims:
@@ -657,10 +657,12 @@ def sum_axes(x: Any, axes: tuple[int, ...], keepdims: bool = False) -> Any:
 
 
 @functools.lru_cache(maxsize=64)
-def _ones(n: int, dtype: np.dtype) -> np.ndarray:
-    ones = np.ones(n, dtype=dtype)
-    ones.flags.writeable = False
-    return ones
+def _vector_of(value: float, n: int, dtype: np.dtype) -> np.ndarray:
+    """A read-only vector of n values ``value``, made once: with ones a matrix-vector product
+    sums rows or columns (`sum_axes`), with 1 / n it averages them (`ops._row_means`)."""
+    vector = np.full(n, value, dtype=dtype)
+    vector.flags.writeable = False
+    return vector
 
 
 def _hand_out(grads: dict, inputs: Sequence[Any] | None, create_graph: bool) -> dict:
