@@ -712,18 +712,62 @@ def test_row_means_and_column_sums(n, dtype):
     assert ops._row_means(np.zeros((3, 0), dtype)).shape == (3, 1)
 
 
-def test_standardize_output_changed_in_place_leaves_its_gradient_right():
-    """Without weight and bias the output is a copy of what backward keeps: changing it in
-    place (under no_grad) cannot change the gradient."""
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize(
+    "apply",
+    [
+        lambda x, w: ops.Standardize.apply(x, (1,), 1e-5, None, w, None),
+        lambda x, w: ops.LayerNorm.apply(x, (4,), 1e-5, w, None),
+    ],
+    ids=["Standardize", "LayerNorm"],
+)
+def test_normalisation_output_changed_in_place_leaves_its_gradient_right(apply, weighted):
+    """The output is an array of its own, not one backward keeps: changing it in place
+    (under no_grad) cannot change the gradient."""
     rng = np.random.default_rng(7)
     data, upstream = rng.standard_normal((5, 4)), rng.standard_normal((5, 4))
+    weight = rng.standard_normal(4) if weighted else None
     x, reference_x = leaf(data), leaf(data)
-    y = ops.Standardize.apply(x, (1,), 1e-5, None, None, None)
+    y = apply(x, None if weight is None else tg.tensor(weight))
     with tg.no_grad():
         y.data[...] = 7.0
     y.backward(upstream)
-    ops.Standardize.apply(reference_x, (1,), 1e-5, None, None, None).backward(upstream)
+    apply(reference_x, None if weight is None else tg.tensor(weight)).backward(upstream)
     np.testing.assert_array_equal(x.grad.data, reference_x.grad.data)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_row_and_column_scaled(dtype):
+    """`ops._row_and_column_scaled`: values * inv_std (a column) * weight (a row), in a new
+    array, as the broadcast products give it; without a weight, values * inv_std."""
+    rng = np.random.default_rng(10)
+    values = rng.standard_normal((7, 5)).astype(dtype)
+    inv_std = rng.random((7, 1)).astype(dtype) + 0.5
+    weight = rng.standard_normal(5).astype(dtype)
+    tolerance = {np.float64: 1e-15, np.float32: 1e-6}[dtype]
+    for w, expected in [(weight, values * inv_std * weight), (None, values * inv_std)]:
+        got = ops._row_and_column_scaled(values, inv_std, w)
+        assert got.dtype == dtype and not np.shares_memory(got, values)
+        np.testing.assert_allclose(got, expected, rtol=tolerance)
+
+
+def test_layer_norm_float16_gradient_of_nearly_constant_rows_is_finite():
+    """In float16, rows that barely vary have inv_std near 1 / sqrt(eps) = 316, whose cube
+    overflows float16 though the gradient does not: the backward takes that factor in float32,
+    and the gradient is finite and close to float64's."""
+    rng = np.random.default_rng(1)
+    data = rng.standard_normal((4, 64)) * 2e-3
+    weight, upstream = rng.standard_normal(64), rng.standard_normal((4, 64)) * 3
+    grads = {}
+    for dtype in (np.float16, np.float64):
+        x = tg.tensor(data.astype(dtype), requires_grad=True)
+        F.layer_norm(x, (64,), tg.tensor(weight.astype(dtype))).backward(
+            tg.tensor(upstream.astype(dtype))
+        )
+        grads[dtype] = x.grad.data.astype(np.float64)
+    assert np.isfinite(grads[np.float16]).all()
+    scale = np.abs(grads[np.float64]).max()
+    np.testing.assert_allclose(grads[np.float16], grads[np.float64], atol=5e-3 * scale)
 
 
 def _composed_log_softmax(x, axis):
