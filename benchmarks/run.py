@@ -11,7 +11,7 @@ that their losses agree with its reference contestant's (hand-written NumPy, or 
 and W8) to the workload's relative tolerance, then times each
 contestant's steps, each in a fresh process of its own, and prints the median, min and max per
 step, the ratios of medians to the reference's, and whether each target ratio is met. The
-timing runs in rounds (five, fifteen for W8; ``--rounds`` sets them): each round starts every contestant once, for its
+timing runs in rounds (five by default): each round starts every contestant once, for its
 share of the steps and for at least half a second of timed steps (``--seconds``), so that a
 step of microseconds is timed thousands of times. Quote ratios, not seconds: they are
 what carries over between machines.
@@ -38,6 +38,7 @@ from harness import Timing, check_agreement, format_seconds, peak_memory, time_s
 from workloads import Workload, all_workloads  # noqa: E402
 
 AGREEMENT_STEPS = 3
+ROUNDS = 5  # timing processes per contestant, taken in turn with the other contestants'
 MIN_SECONDS = 0.5  # of timed steps per process: a step of 10 us is timed 50,000 times
 
 
@@ -84,14 +85,13 @@ def run_workload(
     workload: Workload,
     repeats: int | None,
     threads: int = 1,
-    rounds: int | None = None,
+    rounds: int = ROUNDS,
     min_seconds: float = MIN_SECONDS,
 ) -> dict:
     """Check agreement, then time every contestant in ``rounds`` rounds: each round runs each
     contestant once, in a process of its own, for its share of the steps and for at least
     ``min_seconds`` of timed steps. A slow spell of a shared machine then slows every
     contestant a little instead of one of them a lot."""
-    rounds = rounds or workload.rounds
     setup = workload.setup()
     problems = agreement(workload, setup, AGREEMENT_STEPS)
     per_round = -(-(repeats or workload.repeats) // rounds)  # rounded up
@@ -184,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rounds",
         type=int,
-        help="rounds of timing processes per contestant (default: per workload, 5; W8 15)",
+        default=ROUNDS,
+        help=f"rounds of timing processes per contestant (default {ROUNDS})",
     )
     parser.add_argument(
         "--seconds",

@@ -56,8 +56,6 @@ class Workload:
     # the contestant whose losses the others must agree with, and how closely (relative)
     reference: str = "numpy"
     rtol: float = 1e-6
-    # timing processes per contestant, taken in turn with the other contestants' (run.py)
-    rounds: int = 5
 
 
 def _torch_tensor(array: np.ndarray, requires_grad: bool = False) -> Any:
@@ -929,9 +927,5 @@ def curriculum_workloads() -> list[Workload]:
             {"numpy": curriculum.gpt_numpy, **curriculum.contestants(curriculum.gpt_library)},
             repeats=30,
             reference="pytorch",
-            # Its steps take milliseconds, so that five processes per contestant left the
-            # median to a slow spell or two of a shared host: in one day, five-round ratios of
-            # the same code spread over 0.89-1.08, three fifteen-round ones over 0.92-0.94.
-            rounds=15,
         ),
     ]

@@ -75,18 +75,6 @@ def test_timing_runs_in_rounds_of_fresh_processes_with_the_asked_threads():
     assert result["targets"] == []  # its reference, micrograd, did not run
 
 
-def test_rounds_default_to_the_workloads_own():
-    """Without ``rounds`` a workload runs in its own number of rounds: five, fifteen for W8
-    (whose steps are long, so that five processes leave its median to the host's slow
-    spells)."""
-    assert WORKLOADS["W3"].rounds == 5 and WORKLOADS["W8"].rounds == 15
-    w3 = WORKLOADS["W3"]
-    one = {"numpy": w3.contestants["numpy"]}
-    workload = workloads.Workload("W3", w3.title, w3.setup, one, rounds=3)
-    result = run.run_workload(workload, repeats=3, threads=1, min_seconds=0)
-    assert result["rounds"] == 3 and result["contestants"]["numpy"]["steps"] == 3
-
-
 def test_timing_takes_at_least_the_repeats_and_fills_the_time_budget():
     calls = []
 
