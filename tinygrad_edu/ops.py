@@ -679,10 +679,10 @@ class Standardize(Function):
         if stats is not None:
             stats["mean"], stats["var"] = mean, var
         ctx.axes, ctx.eps = axes, eps
-        ctx.save_for_backward(x, *(() if weight is None else (weight,)))
         inv_std = 1 / np.sqrt(var + eps)
         x_hat = np.multiply(centred, inv_std, out=centred)  # (x - mean) / std, in place
         ctx.inv_std, ctx.x_hat = inv_std, x_hat  # kept for an ordinary backward only
+        ctx.save_for_backward(x, *(() if weight is None else (weight,)))
         # (a copy without weight: the output may be changed in place, x_hat must not be)
         out = x_hat.copy() if weight is None else x_hat * weight
         if bias is not None:
@@ -702,12 +702,26 @@ class Standardize(Function):
             return grad_x, None, None, None, grad_weight, grad_bias
         if not (need_x or need_weight):  # (only the bias learns: nothing more to compute)
             return None, None, None, None, None, grad_bias
-        product = grad * ctx.x_hat
+        # x_hat depends on x directly and through the mean and the variance, hence two terms
+        # besides g = dL/dx_hat = grad * weight:
+        #     dL/dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat))
+        # computed in the arrays it creates: grad * x_hat serves dL/dweight and mean(g * x_hat),
+        # and the means weighted by weight need no array for g
+        inv_std, x_hat, axes = ctx.inv_std, ctx.x_hat, ctx.axes
+        product = grad * x_hat
         grad_weight = sum_to_shape(product, weight.shape) if need_weight else None
         grad_x = None
         if need_x:
+            mean_g = _weighted_mean(grad, weight, axes)
+            if weight is None:
+                grad_x = grad - mean_g
+            else:
+                grad_x = grad * weight
+                grad_x -= mean_g
+            mean_g_x_hat = _weighted_mean(product, weight, axes)
             spare = None if grad_weight is product else product  # (weight shaped like x)
-            grad_x = _standardized_grad(ctx, grad, product, spare, weight)
+            grad_x -= np.multiply(x_hat, mean_g_x_hat, out=spare)
+            grad_x *= inv_std
         return grad_x, None, None, None, grad_weight, grad_bias
 
 
@@ -807,33 +821,11 @@ def _layer_norm_grad(
     return grad_x
 
 
-def _standardized_grad(ctx: Node, grad: Any, product: Any, spare: Any, weight: Any) -> Any:
-    """dL/dx of batch_norm from dL/d(output) ``grad`` and ``product`` = grad * x_hat: x_hat
-    depends on x directly and through the mean and the variance, hence two terms besides
-    g = dL/dx_hat = grad * weight:
-
-        dL/dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat)),
-
-    the means over ``ctx.axes``, kept as length-1 axes, and weighted (`_weighted_mean`: no
-    array for g). Computed in the arrays it creates, and in ``spare`` (an array shaped like
-    grad it may overwrite, or None). (layer_norm's is `_layer_norm_grad`.)"""
-    inv_std, x_hat = ctx.inv_std, ctx.x_hat
-    mean_g = _weighted_mean(grad, weight, ctx.axes)
-    if weight is None:
-        grad_x = grad - mean_g
-    else:
-        grad_x = grad * weight
-        grad_x -= mean_g
-    grad_x -= np.multiply(x_hat, _weighted_mean(product, weight, ctx.axes), out=spare)
-    grad_x *= inv_std
-    return grad_x
-
-
 def _standardize_on_tensors(
     ctx: Node, grad: Any, x: Any, weight: Any, axes: tuple, need_x: bool, need_weight: bool
 ) -> tuple:
     """dL/dx and dL/dweight (at the output's shape) of a normalisation over ``axes``, the
-    formula of `_standardized_grad` on Tensors, for create_graph (batch_norm's and
+    formula of `Standardize.backward` on Tensors, for create_graph (batch_norm's and
     layer_norm's): x_hat and 1 / sqrt(var + eps) again, from x's tensor."""
     centred = x - _mean(x, axes)
     inv_std = (_mean(centred * centred, axes) + ctx.eps) ** -0.5
