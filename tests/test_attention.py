@@ -703,3 +703,44 @@ def test_attention_primitive_equals_its_composition(shapes, mask):
         attend = lambda q, k, v: scaled_dot_product_attention(q, k, v, attn_mask=mask)  # noqa: E731
         assert tg.gradcheck(attend, inputs)
         assert tg.gradgradcheck(attend, inputs)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_attention_gradients_of_transposed_views_come_back_in_their_layout(dtype):
+    """nanoGPT's q, k, v: (B, heads, T, hs) transposed views of one (B, T, 3C) projection. Their
+    gradients are laid out in memory as the views are, so that they go back through the
+    transposes and the views without a copy, and they equal the composition's."""
+    B, T, heads, hs = 2, 5, 3, 4
+    C = heads * hs
+    rng = np.random.default_rng(3)
+    projection = rng.standard_normal((B, T, 3 * C)).astype(dtype)
+    upstream = rng.standard_normal((B, heads, T, hs)).astype(dtype)
+    mask = np.tril(np.ones((T, T), dtype=bool))
+
+    def heads_of(x):
+        return [p.view(B, T, heads, hs).transpose(1, 2) for p in x.split(C, dim=2)]
+
+    fused_x, composed_x = (tg.Tensor(projection, requires_grad=True) for _ in range(2))
+    q, k, v = heads_of(fused_x)
+    layouts = {}
+    for name, t in zip("qkv", (q, k, v)):
+        assert not t.data.flags.c_contiguous  # a transposed view, as in nanoGPT
+        t.register_hook(lambda g, name=name: layouts.__setitem__(name, g.data.strides))
+    fused = scaled_dot_product_attention(q, k, v, is_causal=True)
+    assert fused.grad_fn.name == "Attention"
+    fused.backward(upstream)
+    for name, t in zip("qkv", (q, k, v)):
+        order = np.argsort(t.data.strides)  # the axes from the fastest-changing in memory
+        assert list(np.argsort(layouts[name])) == list(order), name
+    composed = _composed_attention(*heads_of(composed_x), mask, 1 / math.sqrt(hs))
+    composed.backward(upstream)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(fused_x.grad.data, composed_x.grad.data, rtol=tol, atol=tol)
+    if torch is not None:
+        expected_x = torch.tensor(projection, requires_grad=True)
+        tq, tk, tv = (
+            p.view(B, T, heads, hs).transpose(1, 2) for p in expected_x.split(C, dim=2)
+        )
+        expected = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, is_causal=True)
+        expected.backward(torch.tensor(upstream))
+        np.testing.assert_allclose(fused_x.grad.data, expected_x.grad.numpy(), rtol=tol, atol=tol)
