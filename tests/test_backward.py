@@ -562,3 +562,125 @@ def test_create_graph_gradient_accumulates_and_stays_differentiable():
     np.testing.assert_array_equal(x.grad.data, 4 * x.data)
     (d2,) = tg.grad(x.grad.sum(), x)
     np.testing.assert_array_equal(d2.data, [4.0, 4.0])
+
+
+# ---- a tensor used through slices: its gradient kept as pieces until needed whole --------------
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+
+def test_gradient_of_slices_split_overlapping_and_whole():
+    """x used through a split, overlapping slices, an integer index and as a whole: each
+    element's gradient is the sum over every use that saw it."""
+    data = np.arange(24.0).reshape(4, 6)
+    x = Tensor(data, requires_grad=True)
+    a, b, c = x.split(2, dim=1)  # columns 0-1, 2-3, 4-5
+    loss = (
+        (a * 1.0).sum()
+        + (b * 2.0).sum()
+        + (c * 3.0).sum()
+        + (x[:, 1:5] * 10.0).sum()  # overlaps a, b and c
+        + (x[2] * 100.0).sum()  # an integer index: row 2
+        + (x * x).sum()  # the whole tensor
+    )
+    loss.backward()
+    expected = np.repeat([[1.0, 1, 2, 2, 3, 3]], 4, axis=0)
+    expected[:, 1:5] += 10
+    expected[2] += 100
+    expected += 2 * data
+    assert type(x.grad.data) is np.ndarray and x.grad.shape == (4, 6)
+    np.testing.assert_array_equal(x.grad.data, expected)
+
+
+def test_gradient_of_slices_in_a_recurrent_loop_matches_torch():
+    """x[:, t] at each step of a recurrence (a learner's RNN): one gradient array for x."""
+    rng = np.random.default_rng(0)
+    B, T, D = 3, 7, 4
+    x_data, w_data = rng.standard_normal((B, T, D)), rng.standard_normal((D, D)) * 0.5
+
+    def run(lib, x, w):
+        h = lib.zeros((B, D), dtype=x.dtype)
+        for t in range(T):
+            h = (x[:, t] @ w + h).tanh()
+        return (h * h).sum()
+
+    x, w = Tensor(x_data, requires_grad=True), Tensor(w_data, requires_grad=True)
+    run(tg, x, w).backward()
+    # the same loop with dense gradients: each step's slice as x times a one-hot mask
+    x2, w2 = Tensor(x_data, requires_grad=True), Tensor(w_data, requires_grad=True)
+    h = tg.zeros((B, D), dtype=x2.dtype)
+    for t in range(T):
+        mask = np.zeros((1, T, 1))
+        mask[0, t, 0] = 1.0
+        h = ((x2 * mask).sum(dim=1) @ w2 + h).tanh()
+    (h * h).sum().backward()
+    np.testing.assert_allclose(x.grad.data, x2.grad.data, rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(w.grad.data, w2.grad.data, rtol=1e-13, atol=1e-14)
+    if torch is not None:
+        tx = torch.tensor(x_data, requires_grad=True)
+        tw = torch.tensor(w_data, requires_grad=True)
+        run(torch, tx, tw).backward()
+        np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(w.grad.data, tw.grad.numpy(), rtol=1e-12, atol=1e-13)
+
+
+def test_gradient_pieces_leave_a_shared_gradient_array_unchanged():
+    """a + b hands both inputs the same array; a's slices are added to a copy of it, so b's
+    gradient stays ones."""
+    a = Tensor(np.zeros(5), requires_grad=True)
+    b = Tensor(np.zeros(5), requires_grad=True)
+    loss = (a + b).sum() + (a[1:3] * 4.0).sum() + (a[:2] * 2.0).sum()
+    loss.backward()
+    np.testing.assert_array_equal(b.grad.data, np.ones(5))
+    np.testing.assert_array_equal(a.grad.data, [3.0, 7.0, 5.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_gradient_pieces_keep_the_dtype_and_reach_hooks_grad_and_retain_grad_whole(dtype):
+    x = Tensor(np.ones((3, 4), dtype=dtype), requires_grad=True)
+    y = x * 2.0
+    y.retain_grad()
+    seen = []
+    y.register_hook(lambda g: seen.append((type(g.data), g.shape, g.dtype)))
+    first, second = y.split([1, 3], dim=1)
+    loss = (first * 3.0).sum() + second.sum()
+    (grad_x,) = tg.grad(loss, [x], retain_graph=True)
+    assert seen == [(np.ndarray, (3, 4), np.dtype(dtype))]
+    np.testing.assert_array_equal(grad_x.data, np.tile(np.array([6.0, 2, 2, 2], dtype=dtype), (3, 1)))
+    assert grad_x.dtype == dtype
+    loss.backward()
+    assert type(y.grad.data) is np.ndarray and y.grad.dtype == dtype
+    np.testing.assert_array_equal(y.grad.data, np.tile(np.array([3.0, 1, 1, 1], dtype=dtype), (3, 1)))
+
+
+def test_gradient_pieces_under_detect_anomaly_and_a_trace():
+    """The debugging tools see every gradient as an array."""
+    from tinygrad_edu.debug import trace_backward
+
+    x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    with tg.detect_anomaly():
+        a, b = x.split([1, 2], dim=1)
+        ((a * 2.0).sum() + (b * b).sum()).backward()
+    np.testing.assert_array_equal(x.grad.data, [[2.0, 2, 4], [2, 8, 10]])
+    x.grad = None
+    a, b = x.split([1, 2], dim=1)
+    trace = trace_backward((a * 2.0).sum() + (b * b).sum(), draw=False)
+    np.testing.assert_array_equal(x.grad.data, [[2.0, 2, 4], [2, 8, 10]])
+    pieces = [step for step in trace.steps if step.op == "Index"]
+    assert len(pieces) == 2
+    for step in pieces:  # what each piece sent to x: an array of x's shape
+        (sent,) = step.inputs
+        assert tuple(sent.grad.shape) == (2, 3)
+
+
+def test_slicing_with_create_graph_gives_gradients_of_gradients():
+    x = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    a, b = x.split([1, 2])
+    loss = (a ** 3).sum() + (b ** 2).sum()
+    (grad,) = tg.grad(loss, [x], create_graph=True)
+    np.testing.assert_array_equal(grad.data, [3.0, 4.0, 6.0])
+    grad.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [6.0, 2.0, 2.0])

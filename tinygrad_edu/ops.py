@@ -39,6 +39,7 @@ from .autograd import (
     _BLAS_FLOATS,
     _LONGEST_ROW,
     Function,
+    GradientPieces,
     Node,
     _vector_of,
     sum_axes,
@@ -1081,6 +1082,8 @@ class Index(Function):
     @staticmethod
     def backward(ctx: Node, grad):
         # each selected element gets its gradient back; one picked twice gets both
+        if not ctx.create_graph and _selects_each_once(ctx.index):
+            return GradientPieces(ctx.shape, ctx.index, grad), None  # zeros elsewhere
         return math_for(ctx).index_add(ctx.shape, ctx.index, grad), None
 
 
