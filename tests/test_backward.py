@@ -684,3 +684,37 @@ def test_slicing_with_create_graph_gives_gradients_of_gradients():
     np.testing.assert_array_equal(grad.data, [3.0, 4.0, 6.0])
     grad.sum().backward()
     np.testing.assert_array_equal(x.grad.data, [6.0, 2.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    "indices",
+    [
+        [np.s_[:, 0:2], np.s_[:, 2:5], np.s_[:, 5:6]],  # a split: the pieces cover the axis once
+        [np.s_[:, 5:6], np.s_[:, 0:2], np.s_[:, 2:5]],  # the same, used in another order
+        [np.s_[0:1], np.s_[1:4]],  # along the first axis, as bare slices
+        [np.s_[:, 0:2], np.s_[:, 2:5]],  # a piece unused: the last column gets nothing
+        [np.s_[:, 0:3], np.s_[:, 2:6]],  # overlapping
+        [np.s_[:, 0:3], np.s_[:, 0:3], np.s_[:, 3:6]],  # one slice used twice
+        [np.s_[:, ::2], np.s_[:, 1::2]],  # steps
+        [np.s_[..., 0:3], np.s_[..., 3:6]],  # an Ellipsis
+        [np.s_[:, 0:3], np.s_[:, 3:3], np.s_[:, 3:6], np.s_[:, 6:9]],  # empty and beyond the end
+        [np.s_[:, 1], np.s_[:, 0], np.s_[:, 2:6]],  # integers
+    ],
+)
+def test_gradient_pieces_of_slices_cover_split_and_other_indices(indices):
+    data = np.arange(24.0).reshape(4, 6)
+    x = Tensor(data, requires_grad=True)
+    loss = sum((x[index] * (k + 1.0)).sum() for k, index in enumerate(indices))
+    loss.backward()
+    expected = np.zeros_like(data)
+    for k, index in enumerate(indices):
+        expected[index] += k + 1.0
+    assert x.grad.shape == data.shape and x.grad.dtype == data.dtype
+    np.testing.assert_array_equal(x.grad.data, expected)
+
+
+def test_gradient_pieces_of_a_zero_dimensional_tensor():
+    x = Tensor(np.array(3.0), requires_grad=True)
+    loss = x[()] * 2.0 + x[...] * 5.0
+    loss.backward()
+    assert x.grad.shape == () and x.grad.item() == 7.0

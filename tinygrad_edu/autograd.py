@@ -588,12 +588,45 @@ class GradientPieces:
         """The gradient as one new array: ``rest`` (or zeros) with each piece added at its
         index (a basic index selects no element twice, so ``+=`` there adds each value)."""
         if self.rest is None:
+            joined = self._joined()
+            if joined is not None:
+                return joined
             out = np.zeros(self.shape, dtype=self.dtype)
         else:  # (a copy: rest may be another tensor's gradient too)
             out = np.array(self.rest, dtype=self.dtype)
         for index, values in self.pieces:
             out[index] += values
         return out
+
+    def _joined(self) -> np.ndarray | None:
+        """The pieces one after the other along an axis, when they are slices that cover it
+        once (those of ``split`` and ``chunk``), as one ``np.concatenate``; else None. (W8's
+        q, k, v: 70-85 us a step instead of 125-145 for zeros and three additions into them;
+        the step 0.997 and 0.988 of its time in A/B.)"""
+        first = self.pieces[0][0]
+        axis = len(first) - 1 if type(first) is tuple else 0
+        if not 0 <= axis < len(self.shape):  # (x[()] of a 0-d x)
+            return None
+        spans = []
+        for index, values in self.pieces:
+            index = index if type(index) is tuple else (index,)
+            if len(index) != axis + 1 or type(index[axis]) is not slice:
+                return None
+            if any(part != slice(None) for part in index[:axis]):
+                return None
+            start, stop, step = index[axis].indices(self.shape[axis])
+            if step != 1:
+                return None
+            spans.append((start, stop, values))
+        spans.sort(key=lambda span: span[0])
+        covered = 0
+        for start, stop, _ in spans:
+            if start != covered:  # a gap, or an overlap
+                return None
+            covered = max(stop, start)
+        if covered != self.shape[axis]:
+            return None
+        return np.concatenate([values for _, _, values in spans], axis=axis, dtype=self.dtype)
 
 
 def whole(grad: Any) -> Any:
