@@ -483,9 +483,11 @@ def run_backward(
     try:
         for tensor in order:
             node = tensor.grad_fn
-            grad = whole(grads.pop(tensor, None))
+            grad = grads.pop(tensor, None)
             if grad is None:  # no gradient reaches it (its users returned None)
                 continue
+            if type(grad) is GradientPieces:  # (slices of it were used: see below)
+                grad = grad.whole()
             if tensor_hooks:  # Tensor.register_hook: may look at or replace the gradient
                 grad = run_tensor_hooks(tensor, grad)
             if tensor in keep:
@@ -669,14 +671,11 @@ def _local_backward(tensor: Any, node: Node, grad: Any, create_graph: bool) -> t
 
 
 def _fit_to_input(node: Node, grad: Any, data: Any) -> Any:
-    """The gradient at the shape (summed over broadcasting) and dtype of its input ``data``."""
-    if type(grad) is GradientPieces:  # made at its input's shape; put together if need be
-        if grad.shape == data.shape and grad.dtype == data.dtype:
-            return grad
-        grad = grad.whole()
+    """The gradient at the shape (summed over broadcasting) and dtype of its input ``data``
+    (`GradientPieces` are made at their input's shape and dtype)."""
     if grad.shape != data.shape:
         try:
-            grad = sum_to_shape(grad, data.shape)
+            grad = sum_to_shape(whole(grad), data.shape)
         except ValueError:
             raise RuntimeError(
                 f"{node.name}.backward returned a gradient of shape {np.shape(grad)} for an "
@@ -684,7 +683,7 @@ def _fit_to_input(node: Node, grad: Any, data: Any) -> Any:
                 "broadcasts to the output's shape)"
             ) from None
     if grad.dtype != data.dtype:
-        grad = grad.astype(data.dtype)
+        grad = whole(grad).astype(data.dtype)
     return grad
 
 
