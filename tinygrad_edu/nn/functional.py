@@ -1165,12 +1165,13 @@ class Attention(Function):
 
 
 def _product_laid_out_as(like: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a @ b, the gradient of ``like``, written in memory in the order of ``like``'s axes
-    (`np.empty_like`) when it has ``like``'s shape. In a Transformer, q, k and v are
-    transposed views, (batch, heads, T, hs) of a (batch, T, heads, hs) array: their gradients
-    laid out the same way go back through the transpose and the view without a copy (W8:
-    six copies of 14 us a step; BLAS writes the strided result as fast)."""
-    if a.shape[:-2] != like.shape[:-2]:  # like's batch dimensions were broadcast
+    """a @ b (a holding every batch dimension), the gradient of ``like``, written in memory in
+    the order of ``like``'s axes (`np.empty_like`) when it has ``like``'s shape. In a
+    Transformer, q, k and v are transposed views, (batch, heads, T, hs) of a (batch, T,
+    heads, hs) array: their gradients laid out the same way go back through the transpose and
+    the view without a copy (W8: six copies of 14 us a step; BLAS writes the strided result
+    as fast)."""
+    if a.shape[:-1] + b.shape[-1:] != like.shape:  # like's batch dimensions were broadcast
         return a @ b
     return np.matmul(a, b, out=np.empty_like(like))
 
