@@ -718,3 +718,14 @@ def test_gradient_pieces_of_a_zero_dimensional_tensor():
     loss = x[()] * 2.0 + x[...] * 5.0
     loss.backward()
     assert x.grad.shape == () and x.grad.item() == 7.0
+
+
+def test_gradient_pieces_take_their_input_dtype_when_a_hook_changed_it():
+    """A tensor hook may return the gradient of a slice in another dtype: x's gradient is
+    still x's dtype."""
+    x = Tensor(np.arange(4.0, dtype=np.float32), requires_grad=True)
+    head = x[:2]
+    head.register_hook(lambda g: Tensor(g.data.astype(np.float64) * 3.0))
+    ((head * 2.0).sum() + x[2:].sum()).backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.data, np.array([6.0, 6.0, 1.0, 1.0], dtype=np.float32))

@@ -636,6 +636,14 @@ def whole(grad: Any) -> Any:
     return grad.whole() if type(grad) is GradientPieces else grad
 
 
+def whole_gradients(returned: Any) -> tuple:
+    """What a backward returned, one gradient or a tuple of them, as a tuple of whole
+    gradients: for the tools that look at them (`_local_backward` tells the observer)."""
+    if type(returned) is not tuple:
+        returned = (returned,)
+    return tuple([whole(g) for g in returned])
+
+
 def _local_backward(tensor: Any, node: Node, grad: Any, create_graph: bool) -> tuple:
     """Run ``node``'s backward on dL/d(output) = ``grad``; returns one gradient per parent.
 
@@ -665,24 +673,24 @@ def _local_backward(tensor: Any, node: Node, grad: Any, create_graph: bool) -> t
             f"{len(node._parents)} inputs: return one gradient (or None) per input"
         )
     if hooks.observer is not None:  # (the tools look at arrays)
-        input_grads = tuple([whole(g) for g in input_grads])
+        input_grads = whole_gradients(input_grads)
         hooks.observer.backward(tensor, node, grad, input_grads)
     return input_grads
 
 
 def _fit_to_input(node: Node, grad: Any, data: Any) -> Any:
     """The gradient at the shape (summed over broadcasting) and dtype of its input ``data``
-    (`GradientPieces` are made at their input's shape and dtype)."""
+    (`GradientPieces` are made at their input's shape)."""
     if grad.shape != data.shape:
         try:
-            grad = sum_to_shape(whole(grad), data.shape)
+            grad = sum_to_shape(grad, data.shape)
         except ValueError:
             raise RuntimeError(
                 f"{node.name}.backward returned a gradient of shape {np.shape(grad)} for an "
                 f"input of shape {data.shape}: it must have the input's shape (or one that "
                 "broadcasts to the output's shape)"
             ) from None
-    if grad.dtype != data.dtype:
+    if grad.dtype != data.dtype:  # (pieces too: a tensor hook may have changed the dtype)
         grad = whole(grad).astype(data.dtype)
     return grad
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Node, sum_to_shape, whole
+from ..autograd import Node, sum_to_shape, whole_gradients
 from ..gradcheck import one_sided_differences
 from ..tensor import Tensor
 from ..walk import ModelPaths, ValueNames, live_values
@@ -197,7 +197,7 @@ def _check_op(
     fresh = Node(function, ctx.parents)
     function.forward(fresh, *args)
     grads = function.backward(fresh, g)
-    grads = tuple([whole(g) for g in grads]) if isinstance(grads, tuple) else (whole(grads),)
+    grads = whole_gradients(grads)
     if len(grads) != len(args):
         result.ok = False
         result.input = f"(backward returned {len(grads)} gradients for {len(args)} arguments)"

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .. import graph
-from ..autograd import Node, sum_to_shape, whole
+from ..autograd import Node, sum_to_shape, whole_gradients
 from ..tensor import Tensor
 from ..walk import ModelPaths, ValueNames, live_values
 from ._core import Observer, Origin, Summary, as_array, observing, origin_of
@@ -376,7 +376,7 @@ class _Recorder(Observer):
                 unit = np.zeros(node.shape, dtype=node.dtype)
                 unit.flat[k] = 1
                 grads = ctx.function.backward(ctx, unit)
-                grads = tuple([whole(g) for g in grads]) if type(grads) is tuple else (whole(grads),)
+                grads = whole_gradients(grads)
                 for position, parent in wanted.items():
                     grad = grads[position] if position < len(grads) else None
                     if grad is None:

@@ -1147,21 +1147,21 @@ class Attention(Function):
             grad_weights = grad @ v.swapaxes(-1, -2)
             grad_scores = weights * (grad_weights - (grad_weights * weights).sum(-1, keepdim=True))
             grad_scores = grad_scores * ctx.scale
-        else:  # the same, in place in dL/dW's array (W8's step: 0.94 of this backward's time)
-            weights = ctx.weights
-            grad_scores = grad @ ops.row_major(v.swapaxes(-1, -2))
-            grad_scores -= sum_axes(grad_scores * weights, (-1,), True)
-            grad_scores *= weights
-            grad_scores *= ctx.scale
-            return (
-                _product_laid_out_as(q, grad_scores, k),
-                _product_laid_out_as(k, grad_scores.swapaxes(-1, -2), q),
-                _product_laid_out_as(v, weights.swapaxes(-1, -2), grad),
-                None,
-                None,
-            )
-        grad_v = weights.swapaxes(-1, -2) @ grad
-        return grad_scores @ k, grad_scores.swapaxes(-1, -2) @ q, grad_v, None, None
+            grad_v = weights.swapaxes(-1, -2) @ grad
+            return grad_scores @ k, grad_scores.swapaxes(-1, -2) @ q, grad_v, None, None
+        # the same, in place in dL/dW's array (W8's step: 0.94 of this backward's time)
+        weights = ctx.weights
+        grad_scores = grad @ ops.row_major(v.swapaxes(-1, -2))
+        grad_scores -= sum_axes(grad_scores * weights, (-1,), True)
+        grad_scores *= weights
+        grad_scores *= ctx.scale
+        return (
+            _product_laid_out_as(q, grad_scores, k),
+            _product_laid_out_as(k, grad_scores.swapaxes(-1, -2), q),
+            _product_laid_out_as(v, weights.swapaxes(-1, -2), grad),
+            None,
+            None,
+        )
 
 
 def _product_laid_out_as(like: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
