@@ -638,7 +638,7 @@ def _embedding(input: Any, weight: Tensor, padding_idx: int | None, layer: Any) 
     num_embeddings = weight.shape[0]
     indices = _embedding_indices(input, num_embeddings, layer)
     padding_idx = _padding_index(padding_idx, num_embeddings, layer)
-    rows = weight[indices]  # backward: the rows added into the table (ops._add_rows)
+    rows = weight[indices]  # backward: the rows added into the table (ops._summed_rows)
     if padding_idx is None:
         return rows
     # the padding row is looked up as it is, but sends no gradient back to the table
