@@ -53,6 +53,29 @@ def agreement(workload: Workload, setup: object, steps: int) -> list[str]:
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+def machine() -> str:
+    """The CPU's model and the widest SIMD level NumPy dispatches to on it. Ratios depend on
+    both, not only on the code: NumPy has a vectorised float32 exp for AVX2 but an exp2 only
+    for AVX-512, and the cost of a NumPy call on a small array (against a line of pure Python,
+    micrograd's) differs from one CPU to another."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next(line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    try:  # (NumPy's own record of what it found, as np.show_runtime() prints it)
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    except ImportError:
+        return model
+    found = [level for level in __cpu_dispatch__ if __cpu_features__.get(level)]
+    widest = _SIMD_NAMES.get(found[-1], found[-1]) if found else "its baseline"
+    return f"{model}, NumPy's SIMD up to {widest}"
+
+
+_SIMD_NAMES = {"X86_V3": "AVX2 (x86-64-v3)", "X86_V4": "AVX-512 (x86-64-v4)"}
+
+
 def time_in_own_process(
     workload: str, contestant: str, repeats: int, threads: int, min_seconds: float
 ) -> Timing:
@@ -105,6 +128,7 @@ def run_workload(
         "workload": workload.name,
         "title": workload.title,
         "blas_threads": threads,
+        "machine": machine(),
         "rounds": rounds,
         "reference": workload.reference,
         "disagreements": problems,
@@ -221,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             failures += bool(problems)
         return 1 if failures else 0
     print(
-        f"Python {platform.python_version()} on {platform.machine()}; medians per step; "
+        f"Python {platform.python_version()} on {machine()}; medians per step; "
         f"{args.threads} BLAS thread(s) per process"
     )
     results = []

@@ -69,6 +69,7 @@ def test_timing_runs_in_rounds_of_fresh_processes_with_the_asked_threads():
     workload = workloads.Workload("W3", w3.title, w3.setup, two, targets=w3.targets)
     result = run.run_workload(workload, repeats=3, threads=1, rounds=2, min_seconds=0)
     assert result["rounds"] == 2 and result["blas_threads"] == 1
+    assert result["machine"] == run.machine() and result["machine"]  # the CPU it ran on
     assert result["disagreements"] == []
     for name in two:
         assert result["contestants"][name]["steps"] == 4  # two rounds of ceil(3 / 2) steps
