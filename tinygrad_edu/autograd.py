@@ -739,6 +739,17 @@ def sum_axes(x: Any, axes: tuple[int, ...], keepdims: bool = False) -> Any:
     ):
         return x.sum(axis=axes, keepdims=keepdims)
     nd, count = x.ndim, len(axes)
+    if count == 1 and nd > 1:  # the usual sums (a bias's gradient, a row's), first and with
+        # fewer steps: on a slow machine the general path's Python took 7 us of a 12 us sum
+        axis = axes[0] % nd
+        if axis == 0:
+            rows = x.shape[0]
+            total = _vector_of(1, rows, x.dtype) @ x.reshape(rows, x.size // rows)
+            return total.reshape((1, *x.shape[1:]) if keepdims else x.shape[1:])
+        if axis == nd - 1 and x.shape[-1] <= _LONGEST_ROW:
+            row = x.shape[-1]
+            total = x.reshape(-1, row) @ _vector_of(1, row, x.dtype)
+            return total.reshape((*x.shape[:-1], 1) if keepdims else x.shape[:-1])
     axes = tuple(sorted(a % nd for a in axes))
     total = None
     if 0 < count < nd and axes == tuple(range(count)):  # ones (rows,) @ (rows, rest)
