@@ -1848,12 +1848,12 @@ def _resolve_shape(old: tuple, new: tuple) -> tuple:
     # the usual cases first, without the general case's passes over the shape: every size a
     # non-negative int (W8, ten views a step: 0.991 and 0.995 of its time), or one of them
     # -1, as in view(-1) and view(-1, vocab) (W6, three a step: 1.2 us each instead of 4-5)
-    if -1 not in new and all(type(n) is int and n >= 0 for n in new) and math.prod(new) == size:
-        return new
-    if new.count(-1) == 1 and all(type(n) is int and n >= -1 for n in new):
-        known = -math.prod(new)  # (the product of the others)
-        if known > 0 and size % known == 0:
-            return tuple([size // known if n == -1 else n for n in new])
+    if all(type(n) is int and n >= -1 for n in new):
+        product = math.prod(new)  # (with one -1: minus the product of the others)
+        if product == size and -1 not in new:
+            return new
+        if product < 0 and size % -product == 0 and new.count(-1) == 1:
+            return tuple([size // -product if n == -1 else n for n in new])
     if sum(1 for n in new if n == -1) > 1:
         raise ValueError(f"only one dimension can be -1, got {new}")
     if any(n < -1 for n in new):
