@@ -404,3 +404,13 @@ def test_sum_axes_leaves_long_rows_to_numpy():
 
     x = np.random.default_rng(0).standard_normal((3, _LONGEST_ROW + 1)).astype(np.float32)
     np.testing.assert_array_equal(sum_axes(x, (1,)), x.sum(axis=1))
+
+
+def test_sum_axes_refuses_an_axis_given_twice_as_numpy_does():
+    from tinygrad_edu.autograd import sum_axes
+
+    x = np.ones((4, 5, 6), dtype=np.float32)
+    with _blas_sums_for_any_size():
+        for axes in ((0, 0), (2, -1), (1, 1, 2)):
+            with pytest.raises(ValueError, match="duplicate value in 'axis'"):
+                sum_axes(x, axes)
