@@ -29,6 +29,7 @@ class Timing:
     contestant: str
     times: list[float] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
+    turns: int = 0  # how many turns the steps were timed in (see run.time_in_turns)
 
     @property
     def median(self) -> float:

@@ -11,10 +11,13 @@ that their losses agree with its reference contestant's (hand-written NumPy, or 
 and W8) to the workload's relative tolerance, then times each
 contestant's steps, each in a fresh process of its own, and prints the median, min and max per
 step, the ratios of medians to the reference's, and whether each target ratio is met. The
-timing runs in rounds (five by default): each round starts every contestant once, for its
-share of the steps and for at least half a second of timed steps (``--seconds``), so that a
-step of microseconds is timed thousands of times. Quote ratios, not seconds: they are
-what carries over between machines.
+timing runs in rounds (five by default): each round starts every contestant in a process of
+its own, for its share of the steps and for at least half a second of timed steps
+(``--seconds``), so that a step of microseconds is timed thousands of times. Within a round
+the contestants take turns of 50 ms (``--turn``), one process timing steps while the others
+wait: a shared machine that slows down for a moment (its speed can change by half for
+seconds at a time) then slows every contestant alike, instead of whichever one was running.
+Quote ratios, not seconds: they are what carries over between machines.
 
 Every timing process uses one BLAS / OpenMP thread (``--threads`` changes that), NumPy and
 PyTorch alike. On a small shared machine a second thread competes with whatever else runs, and
@@ -30,6 +33,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -38,8 +42,9 @@ from harness import Timing, check_agreement, format_seconds, peak_memory, time_s
 from workloads import Workload, all_workloads  # noqa: E402
 
 AGREEMENT_STEPS = 3
-ROUNDS = 5  # timing processes per contestant, taken in turn with the other contestants'
+ROUNDS = 5  # timing processes per contestant, one in each round
 MIN_SECONDS = 0.5  # of timed steps per process: a step of 10 us is timed 50,000 times
+TURN_SECONDS = 0.05  # the contestants of a round time steps in turns of this long (at least a step)
 
 
 def agreement(workload: Workload, setup: object, steps: int) -> list[str]:
@@ -76,32 +81,79 @@ def machine() -> str:
 _SIMD_NAMES = {"X86_V3": "AVX2 (x86-64-v3)", "X86_V4": "AVX-512 (x86-64-v4)"}
 
 
-def time_in_own_process(
-    workload: str, contestant: str, repeats: int, threads: int, min_seconds: float
-) -> Timing:
-    """Time one contestant in a fresh Python process, so that no other library's objects
-    (PyTorch alone keeps about 140,000 alive) slow down its garbage collector. ``threads``
-    BLAS / OpenMP threads (read by NumPy's OpenBLAS and by PyTorch when they start)."""
-    command = [
-        sys.executable, __file__, "--worker", workload, contestant, str(repeats), str(min_seconds)
-    ]
+def time_in_turns(
+    workload: str,
+    contestants: list[str],
+    repeats: int,
+    threads: int,
+    min_seconds: float,
+    turn_seconds: float = TURN_SECONDS,
+) -> dict[str, Timing]:
+    """One round: each contestant in a fresh Python process of its own (so that no other
+    library's objects, PyTorch alone keeps about 140,000 alive, slow down its garbage
+    collector), with ``threads`` BLAS / OpenMP threads (read by NumPy's OpenBLAS and by
+    PyTorch when they start). The processes take turns: each in turn times steps for
+    ``turn_seconds`` (at least one step) while the others wait, the order reversed every other
+    turn, until each has timed at least ``repeats`` steps and ``min_seconds`` of them."""
     env = dict(os.environ, **{name: str(threads) for name in THREAD_VARIABLES})
-    result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
-    if result.returncode != 0:
-        raise RuntimeError(f"{workload} / {contestant} failed:\n{result.stderr}")
-    data = json.loads(result.stdout.strip().splitlines()[-1])
-    if set(data["threads"].values()) != {str(threads)}:
-        raise RuntimeError(f"{workload} / {contestant} ran with threads {data['threads']}")
-    return Timing(workload, contestant, data["times"], data["losses"])
+    workers = {}
+    try:
+        for name in contestants:  # (stderr to a file: a full pipe would block the worker)
+            command = [sys.executable, __file__, "--worker", workload, name]
+            errors = tempfile.TemporaryFile(mode="w+")
+            process = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+                text=True, env=env,
+            )
+            workers[name] = (process, errors)
+        timings = {name: Timing(workload, name) for name in contestants}
+        for name, worker in workers.items():
+            ready = _reply(name, worker)  # after the contestant's setup and a warm-up step
+            if set(ready["threads"].values()) != {str(threads)}:
+                raise RuntimeError(f"{workload} / {name} ran with threads {ready['threads']}")
+            timings[name].losses += ready["losses"]
+        turn = 0
+        while any(len(t.times) < repeats or sum(t.times) < min_seconds for t in timings.values()):
+            for name in contestants if turn % 2 == 0 else contestants[::-1]:
+                process, _ = workers[name]
+                process.stdin.write(f"{turn_seconds}\n")
+                process.stdin.flush()
+                part = _reply(name, workers[name])
+                timings[name].times += part["times"]
+                timings[name].losses += part["losses"]
+                timings[name].turns += 1
+            turn += 1
+    finally:
+        for process, errors in workers.values():
+            if process.stdin:
+                process.stdin.close()  # the worker's end of input: it exits
+            process.wait()
+            errors.close()
+    return timings
 
 
-def worker(workload_name: str, contestant: str, repeats: int, min_seconds: float) -> None:
-    """The --worker mode: time one contestant (which imports only its own library), print JSON."""
+def _reply(name: str, worker: tuple) -> dict:
+    """The next line a worker printed, as JSON; its error output if it printed none."""
+    process, errors = worker
+    line = process.stdout.readline()
+    if not line:
+        process.wait()
+        errors.seek(0)
+        raise RuntimeError(f"{name} failed (exit code {process.returncode}):\n{errors.read()}")
+    return json.loads(line)
+
+
+def worker(workload_name: str, contestant: str) -> None:
+    """The --worker mode: build one contestant (importing only its own library), run a warm-up
+    step, then, for each line read, time steps for that many seconds; one JSON line each."""
+    replies, sys.stdout = sys.stdout, sys.stderr  # (what the contestant prints: to stderr)
     workload = next(w for w in all_workloads() if w.name == workload_name)
     step = workload.contestants[contestant](workload.setup())
-    times, losses = time_steps(step, repeats, min_seconds=min_seconds)
     threads = {name: os.environ.get(name) for name in THREAD_VARIABLES}
-    print(json.dumps({"times": times, "losses": losses, "threads": threads}))
+    print(json.dumps({"threads": threads, "losses": [step()]}), file=replies, flush=True)
+    for line in sys.stdin:
+        times, losses = time_steps(step, repeats=1, warmup=0, min_seconds=float(line))
+        print(json.dumps({"times": times, "losses": losses}), file=replies, flush=True)
 
 
 def run_workload(
@@ -110,26 +162,31 @@ def run_workload(
     threads: int = 1,
     rounds: int = ROUNDS,
     min_seconds: float = MIN_SECONDS,
+    turn_seconds: float = TURN_SECONDS,
 ) -> dict:
-    """Check agreement, then time every contestant in ``rounds`` rounds: each round runs each
-    contestant once, in a process of its own, for its share of the steps and for at least
-    ``min_seconds`` of timed steps. A slow spell of a shared machine then slows every
-    contestant a little instead of one of them a lot."""
+    """Check agreement, then time every contestant in ``rounds`` rounds (`time_in_turns`):
+    each round runs each contestant in a fresh process, for its share of the steps and for at
+    least ``min_seconds`` of timed steps, the contestants taking turns of ``turn_seconds``. A
+    slow spell of a shared machine then slows every contestant alike."""
     setup = workload.setup()
     problems = agreement(workload, setup, AGREEMENT_STEPS)
     per_round = -(-(repeats or workload.repeats) // rounds)  # rounded up
     timings = {name: Timing(workload.name, name) for name in workload.contestants}
     for _ in range(rounds):
+        parts = time_in_turns(
+            workload.name, list(timings), per_round, threads, min_seconds, turn_seconds
+        )
         for name, timing in timings.items():
-            part = time_in_own_process(workload.name, name, per_round, threads, min_seconds)
-            timing.times += part.times
-            timing.losses += part.losses
+            timing.times += parts[name].times
+            timing.losses += parts[name].losses
+            timing.turns += parts[name].turns
     result = {
         "workload": workload.name,
         "title": workload.title,
         "blas_threads": threads,
         "machine": machine(),
         "rounds": rounds,
+        "turn_s": turn_seconds,
         "reference": workload.reference,
         "disagreements": problems,
         "contestants": {},
@@ -140,6 +197,7 @@ def run_workload(
             "min_s": t.best,
             "max_s": t.worst,
             "steps": len(t.times),
+            "turns": t.turns,
         }
     result["targets"] = []
     for contestant, reference, limit in workload.targets:
@@ -218,6 +276,13 @@ def main(argv: list[str] | None = None) -> int:
         help="time steps for at least this long in each process, beyond --repeats "
         f"(default {MIN_SECONDS})",
     )
+    parser.add_argument(
+        "--turn",
+        type=float,
+        default=TURN_SECONDS,
+        help="seconds of steps in each contestant's turn within a round, the others waiting "
+        f"(default {TURN_SECONDS})",
+    )
     parser.add_argument("--json", help="write the results to this JSON file")
     parser.add_argument(
         "--check",
@@ -226,13 +291,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--worker",
-        nargs=4,
-        metavar=("WORKLOAD", "CONTESTANT", "REPEATS", "SECONDS"),
+        nargs=2,
+        metavar=("WORKLOAD", "CONTESTANT"),
         help=argparse.SUPPRESS,
     )
     args = parser.parse_args(argv)
     if args.worker:
-        worker(args.worker[0], args.worker[1], int(args.worker[2]), float(args.worker[3]))
+        worker(args.worker[0], args.worker[1])
         return 0
     workloads = [w for w in all_workloads() if not args.only or w.name in args.only]
     failures = 0
@@ -246,11 +311,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if failures else 0
     print(
         f"Python {platform.python_version()} on {machine()}; medians per step; "
-        f"{args.threads} BLAS thread(s) per process"
+        f"{args.threads} BLAS thread(s) per process; {args.rounds} rounds, in turns of "
+        f"{args.turn * 1000:g} ms"
     )
     results = []
     for workload in workloads:
-        result = run_workload(workload, args.repeats, args.threads, args.rounds, args.seconds)
+        result = run_workload(
+            workload, args.repeats, args.threads, args.rounds, args.seconds, args.turn
+        )
         print_result(result)
         results.append(result)
         failures += bool(result["disagreements"])

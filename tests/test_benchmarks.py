@@ -63,17 +63,43 @@ def test_a_wrong_contestant_is_caught():
     assert len(problems) == 1 and "wrong disagrees with numpy at step 0" in problems[0]
 
 
-def test_timing_runs_in_rounds_of_fresh_processes_with_the_asked_threads():
+def _two_contestants_of_w3() -> workloads.Workload:
     w3 = WORKLOADS["W3"]
     two = {name: w3.contestants[name] for name in ("numpy", "tinygrad_edu")}
-    workload = workloads.Workload("W3", w3.title, w3.setup, two, targets=w3.targets)
-    result = run.run_workload(workload, repeats=3, threads=1, rounds=2, min_seconds=0)
+    return workloads.Workload("W3", w3.title, w3.setup, two, targets=w3.targets)
+
+
+def test_timing_runs_in_rounds_of_fresh_processes_with_the_asked_threads():
+    workload = _two_contestants_of_w3()
+    result = run.run_workload(
+        workload, repeats=3, threads=1, rounds=2, min_seconds=0, turn_seconds=0
+    )
     assert result["rounds"] == 2 and result["blas_threads"] == 1
     assert result["machine"] == run.machine() and result["machine"]  # the CPU it ran on
     assert result["disagreements"] == []
-    for name in two:
-        assert result["contestants"][name]["steps"] == 4  # two rounds of ceil(3 / 2) steps
+    for name in ("numpy", "tinygrad_edu"):
+        # turns of one step (turn_seconds=0) until each round has its ceil(3 / 2) steps
+        assert result["contestants"][name]["steps"] == 4
+        assert result["contestants"][name]["turns"] == 4
     assert result["targets"] == []  # its reference, micrograd, did not run
+
+
+def test_the_contestants_of_a_round_take_turns_until_each_has_its_time():
+    timings = run.time_in_turns(
+        "W3", ["numpy", "tinygrad_edu"], repeats=1, threads=1, min_seconds=0.1, turn_seconds=0.02
+    )
+    numpy_turns = timings["numpy"].turns
+    assert numpy_turns >= 5  # 0.1 s of steps at most 0.02 s (and a step) a turn
+    assert timings["tinygrad_edu"].turns == numpy_turns  # every turn, each contestant in turn
+    for timing in timings.values():
+        assert sum(timing.times) >= 0.1 and len(timing.times) > timing.turns  # steps of us
+        assert len(timing.losses) == len(timing.times) + 1  # and the untimed warm-up step's
+        assert len(set(timing.losses)) > 1  # it trained: the loss moved
+
+
+def test_a_contestant_that_fails_in_its_process_is_reported_with_its_error():
+    with pytest.raises(RuntimeError, match="no-such-contestant failed"):
+        run.time_in_turns("W3", ["no-such-contestant"], repeats=1, threads=1, min_seconds=0)
 
 
 def test_timing_takes_at_least_the_repeats_and_fills_the_time_budget():
