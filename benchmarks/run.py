@@ -172,10 +172,12 @@ def run_workload(
     problems = agreement(workload, setup, AGREEMENT_STEPS)
     per_round = -(-(repeats or workload.repeats) // rounds)  # rounded up
     timings = {name: Timing(workload.name, name) for name in workload.contestants}
+    rounds_timed = []  # each round's own timings, for the ratios round by round
     for _ in range(rounds):
         parts = time_in_turns(
             workload.name, list(timings), per_round, threads, min_seconds, turn_seconds
         )
+        rounds_timed.append(parts)
         for name, timing in timings.items():
             timing.times += parts[name].times
             timing.losses += parts[name].losses
@@ -203,6 +205,7 @@ def run_workload(
     for contestant, reference, limit in workload.targets:
         if contestant in timings and reference in timings:
             ratio = timings[contestant].median / timings[reference].median
+            by_round = [part[contestant].median / part[reference].median for part in rounds_timed]
             result["targets"].append(
                 {
                     "contestant": contestant,
@@ -210,6 +213,7 @@ def run_workload(
                     "limit": limit,
                     "ratio": ratio,
                     "met": ratio <= limit,
+                    "ratio_by_round": by_round,  # how far the ratio moved within the run
                 }
             )
     if workload.name == "W1":
@@ -247,8 +251,10 @@ def print_result(result: dict) -> None:
     for target in result["targets"]:
         what = target.get("what", "median time")
         verdict = "met" if target["met"] else "NOT met"
+        by_round = target.get("ratio_by_round")
+        spread = f"; round by round {min(by_round):.2f}-{max(by_round):.2f}" if by_round else ""
         print(
-            f"  target: {target['contestant']} / {target['reference']} {what} = {target['ratio']:.2f} (at most {target['limit']}): {verdict}"
+            f"  target: {target['contestant']} / {target['reference']} {what} = {target['ratio']:.2f} (at most {target['limit']}): {verdict}{spread}"
         )
     for problem in result["disagreements"]:
         print(f"  DISAGREEMENT: {problem}")

@@ -63,10 +63,10 @@ def test_a_wrong_contestant_is_caught():
     assert len(problems) == 1 and "wrong disagrees with numpy at step 0" in problems[0]
 
 
-def _two_contestants_of_w3() -> workloads.Workload:
+def _two_contestants_of_w3(targets: list | None = None) -> workloads.Workload:
     w3 = WORKLOADS["W3"]
     two = {name: w3.contestants[name] for name in ("numpy", "tinygrad_edu")}
-    return workloads.Workload("W3", w3.title, w3.setup, two, targets=w3.targets)
+    return workloads.Workload("W3", w3.title, w3.setup, two, targets=targets or w3.targets)
 
 
 def test_timing_runs_in_rounds_of_fresh_processes_with_the_asked_threads():
@@ -82,6 +82,33 @@ def test_timing_runs_in_rounds_of_fresh_processes_with_the_asked_threads():
         assert result["contestants"][name]["steps"] == 4
         assert result["contestants"][name]["turns"] == 4
     assert result["targets"] == []  # its reference, micrograd, did not run
+
+
+def test_a_target_gives_its_ratio_round_by_round_beside_the_whole_runs(monkeypatch, capsys):
+    """Each round's ratio is of that round's medians; the target's ratio is of the medians of
+    every round's steps together."""
+    rounds = iter([  # seconds per step of (tinygrad_edu, numpy), round by round
+        ([2.0, 2.0, 2.0], [1.0, 1.0, 1.0]),
+        ([3.0, 3.0, 9.0], [1.0, 1.0, 1.0]),
+        ([1.0, 1.0, 1.0], [2.0, 2.0, 2.0]),
+    ])
+
+    def fake_turns(workload, contestants, repeats, threads, min_seconds, turn_seconds):
+        ours, numpy = next(rounds)
+        return {
+            "tinygrad_edu": harness.Timing(workload, "tinygrad_edu", ours, turns=3),
+            "numpy": harness.Timing(workload, "numpy", numpy, turns=3),
+        }
+
+    monkeypatch.setattr(run, "time_in_turns", fake_turns)
+    workload = _two_contestants_of_w3(targets=[("tinygrad_edu", "numpy", 1.9)])
+    result = run.run_workload(workload, repeats=9, threads=1, rounds=3)
+    (target,) = result["targets"]
+    assert target["ratio_by_round"] == [2.0, 3.0, 0.5]
+    assert target["ratio"] == 2.0 and not target["met"]  # medians of all nine steps: 2 / 1
+    assert result["contestants"]["tinygrad_edu"]["turns"] == 9
+    run.print_result(result)
+    assert "= 2.00 (at most 1.9): NOT met; round by round 0.50-3.00" in capsys.readouterr().out
 
 
 def test_the_contestants_of_a_round_take_turns_until_each_has_its_time():
