@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import tinygrad_edu as tg
@@ -347,6 +347,7 @@ def test_mlp_becomes_a_sequential_with_the_same_keys(torch):
     float32=st.booleans(),
     seed=st.integers(0, 1000),
 )
+@example(sizes=[3, 6, 4, 1, 2], activation="relu", float32=True, seed=887)  # outputs near -98
 def test_random_mlps_compute_the_same_both_ways(sizes, activation, float32, seed):
     torch = pytest.importorskip("torch")
     dtype = tg.float32 if float32 else tg.float64
@@ -355,7 +356,10 @@ def test_random_mlps_compute_the_same_both_ways(sizes, activation, float32, seed
     x = np.random.default_rng(seed).normal(size=(3, sizes[0])).astype(dtype)
     twin = to_torch(model)
     assert twin[0].weight.dtype == getattr(torch, dtype.name)
-    tolerance = 1e-5 if float32 else 1e-12
+    # relative to the outputs' size: float32 keeps about seven digits, so outputs near 100
+    # may differ by 1.5e-5 (two units in the last place) when the sums run in another order
+    scale = max(1.0, float(np.abs(outputs(twin(torch.from_numpy(x)))[0]).max()))
+    tolerance = (1e-5 if float32 else 1e-12) * scale
     assert max_difference(model, twin, [x], torch) <= tolerance
     assert max_difference(from_torch(twin), twin, [x], torch) <= tolerance
 
