@@ -125,8 +125,7 @@ def time_in_turns(
             turn += 1
     finally:
         for process, errors in workers.values():
-            if process.stdin:
-                process.stdin.close()  # the worker's end of input: it exits
+            process.stdin.close()  # the worker's end of input: it exits
             process.wait()
             errors.close()
     return timings
@@ -156,6 +155,17 @@ def worker(workload_name: str, contestant: str) -> None:
         print(json.dumps({"times": times, "losses": losses}), file=replies, flush=True)
 
 
+def _joined(parts: list[Timing]) -> Timing:
+    """One contestant's timings of every round as one."""
+    return Timing(
+        parts[0].workload,
+        parts[0].contestant,
+        [t for part in parts for t in part.times],
+        [loss for part in parts for loss in part.losses],
+        sum(part.turns for part in parts),
+    )
+
+
 def run_workload(
     workload: Workload,
     repeats: int | None,
@@ -171,17 +181,12 @@ def run_workload(
     setup = workload.setup()
     problems = agreement(workload, setup, AGREEMENT_STEPS)
     per_round = -(-(repeats or workload.repeats) // rounds)  # rounded up
-    timings = {name: Timing(workload.name, name) for name in workload.contestants}
-    rounds_timed = []  # each round's own timings, for the ratios round by round
-    for _ in range(rounds):
-        parts = time_in_turns(
-            workload.name, list(timings), per_round, threads, min_seconds, turn_seconds
-        )
-        rounds_timed.append(parts)
-        for name, timing in timings.items():
-            timing.times += parts[name].times
-            timing.losses += parts[name].losses
-            timing.turns += parts[name].turns
+    names = list(workload.contestants)
+    rounds_timed = [  # each round's own timings (for the ratios round by round)
+        time_in_turns(workload.name, names, per_round, threads, min_seconds, turn_seconds)
+        for _ in range(rounds)
+    ]
+    timings = {name: _joined([part[name] for part in rounds_timed]) for name in names}
     result = {
         "workload": workload.name,
         "title": workload.title,
